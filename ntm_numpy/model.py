@@ -1,0 +1,508 @@
+"""The Neural Turing Machine: parameters, one step, a sequence forward, backprop through time.
+
+One step, in the order of Graves et al. (2014) and DESIGN.md::
+
+    1. controller   h_t, c_t = LSTM([x_t, r_{t-1}], h_{t-1}, c_{t-1})     (or a tanh layer)
+    2. heads        every head's k, beta, g, s, gamma (and e, a) from h_t   ``heads.py``
+    3. address      write heads address M_{t-1}                           ``ops.addressing``
+    4. write        M_t = M_{t-1} * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T   ``ops.memory``
+    5. read         read heads address M_t, then r_t = w M_t (a read sees this step's write)
+    6. output       y_t = [h_t, r_t] W_y + b_y  (logits; the loss applies the sigmoid)
+
+Shapes: B batch, T time, N memory rows, M row width, C controller size, R read heads,
+W write heads, H = W + R, S shift range. Sequences are time-major: x [T, B, input_size].
+
+Parameters are one flat dict of arrays with dotted names; ``backward`` returns a dict with the
+same keys. Backward functions of the ops return new arrays; this module adds them up. Weights
+that are shared over time (controller, heads, output) get their gradient once, after the loop
+over time, as one product over all steps (``ops.linear.linear_param_grads``); the loop itself
+carries only the recurrent gradients ``dh, dc, dr, dw_prev, dM`` backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+from . import backend
+from .heads import Addressing, HeadLayout, HeadParams, heads_backward, heads_forward
+from .initialization import fixed_initial_memory, init_params
+from .ops.activations import (
+    OutputCache,
+    SoftmaxCache,
+    softmax,
+    softmax_backward,
+    tanh_backward,
+    tanh_forward,
+)
+from .ops.addressing import (
+    AddressCache,
+    address_backward,
+    address_forward,
+    address_stages,
+)
+from .ops.linear import linear_input_grad, linear_param_grads
+from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
+from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
+from .ops.memory import (
+    ReadCache,
+    WriteCache,
+    read_backward,
+    read_forward,
+    write_backward,
+    write_forward,
+)
+
+CONTROLLERS = ("lstm", "feedforward")
+MEMORY_INITS = ("constant", "learned", "random")
+DTYPES = ("float32", "float64")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NTMConfig:
+    """Everything that defines an NTM's shape and initialisation. Keyword-only, validated."""
+
+    input_size: int  # width of x_t
+    output_size: int | None = None  # width of y_t; None means input_size
+    memory_size: int = 128  # N, memory rows
+    memory_dim: int = 32  # M, row width
+    controller_size: int = 256  # C
+    num_heads: int = 1  # one read and one write head each, unless overridden below
+    num_read_heads: int | None = None  # R; None means num_heads
+    num_write_heads: int | None = None  # W; None means num_heads
+    shift_range: int = 1  # S: the heads shift by -S..S rows
+    controller: str = "lstm"  # "lstm" or "feedforward" (one tanh layer)
+    memory_init: str = "constant"  # "constant" (1e-6), "learned" (a parameter), "random" (fixed)
+    dtype: str = "float64"  # "float32" or "float64"
+    seed: int = 0  # initial parameters (and a "random" initial memory)
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "memory_size", "memory_dim", "controller_size", "num_heads",
+                     "shift_range"):
+            _positive_int(name, getattr(self, name))
+        for name in ("output_size", "num_read_heads", "num_write_heads"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        if self.controller not in CONTROLLERS:
+            raise ValueError(f"controller must be one of {CONTROLLERS}, got {self.controller!r}")
+        if self.memory_init not in MEMORY_INITS:
+            raise ValueError(f"memory_init must be one of {MEMORY_INITS}, got {self.memory_init!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    @property
+    def outputs(self) -> int:
+        return self.input_size if self.output_size is None else self.output_size
+
+    @property
+    def read_heads(self) -> int:
+        return self.num_heads if self.num_read_heads is None else self.num_read_heads
+
+    @property
+    def write_heads(self) -> int:
+        return self.num_heads if self.num_write_heads is None else self.num_write_heads
+
+    @property
+    def layout(self) -> HeadLayout:
+        return HeadLayout(self.write_heads, self.read_heads, self.memory_dim, self.shift_range)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class NTMState(NamedTuple):
+    """What one step hands to the next."""
+
+    h: Any  # [B, C]     controller output
+    c: Any  # [B, C]     LSTM cell state (None for a feed-forward controller)
+    reads: Any  # [B, R, M]  r_t
+    w_read: Any  # [B, R, N]
+    w_write: Any  # [B, W, N]
+    memory: Any  # [B, N, M]  M_t
+
+
+class StepCache(NamedTuple):
+    controller: Any  # LSTMCellCache, or the tanh's OutputCache
+    heads: Any  # HeadsCache
+    write_address: AddressCache
+    write: WriteCache
+    read_address: AddressCache
+    read: ReadCache
+
+
+class InitCache(NamedTuple):
+    reads: Any  # [R, M]  r_0 = tanh(init.read)
+    weights: Any  # [H, N]  w_0 = softmax(init.weights)
+
+
+class Trace(NamedTuple):
+    """Every stage of every step, stacked over time, as plain arrays (for plots and teaching).
+
+    Weightings are ``[T, B, W, N]`` for the write heads and ``[T, B, R, N]`` for the read heads.
+    """
+
+    write_content: Any
+    write_gated: Any
+    write_shifted: Any
+    write_weights: Any
+    read_content: Any
+    read_gated: Any
+    read_shifted: Any
+    read_weights: Any
+    reads: Any  # [T, B, R, M]
+    erase: Any  # [T, B, W, M]
+    add: Any  # [T, B, W, M]
+    memory: Any  # [T, B, N, M]  after each step's write
+    write_beta: Any  # [T, B, W]
+    write_gate: Any  # [T, B, W]
+    write_shift: Any  # [T, B, W, 2S+1]
+    write_gamma: Any  # [T, B, W]
+    read_beta: Any  # [T, B, R]
+    read_gate: Any  # [T, B, R]
+    read_shift: Any  # [T, B, R, 2S+1]
+    read_gamma: Any  # [T, B, R]
+
+
+@dataclass
+class ForwardCache:
+    """What ``backward`` needs from ``forward``; ``trace`` stacks it for pictures."""
+
+    steps: list  # StepCache per step
+    init: InitCache
+    controller_inputs: Any  # [T, B, D]   [x_t, r_{t-1}(, h_{t-1})]
+    hidden: Any  # [T, B, C]
+    output_inputs: Any  # [T, B, C + R*M]   [h_t, r_t]
+
+    @property
+    def trace(self) -> Trace:
+        xp = backend.array_module(self.hidden)
+
+        def over_time(get):
+            return xp.stack([get(step) for step in self.steps])
+
+        def addressing(which: str) -> list:
+            """The four stages, then beta, g, s, gamma, of the write or the read heads."""
+            caches = [getattr(step, which) for step in self.steps]
+            stages = [address_stages(c) for c in caches]
+            return [
+                *(xp.stack([s[k] for s in stages]) for k in range(4)),
+                xp.stack([c.content.beta[..., 0] for c in caches]),
+                xp.stack([c.interpolate.gate[..., 0] for c in caches]),
+                xp.stack([c.shift.shift for c in caches]),
+                xp.stack([c.sharpen.gamma[..., 0] for c in caches]),
+            ]
+
+        write, read = addressing("write_address"), addressing("read_address")
+        return Trace(
+            *write[:4],
+            *read[:4],
+            reads=over_time(lambda s: s.read.w @ s.read.memory),
+            erase=over_time(lambda s: s.write.erase),
+            add=over_time(lambda s: s.write.add),
+            memory=over_time(lambda s: s.read.memory),
+            write_beta=write[4], write_gate=write[5], write_shift=write[6], write_gamma=write[7],
+            read_beta=read[4], read_gate=read[5], read_shift=read[6], read_gamma=read[7],
+        )
+
+
+class NTM:
+    """A Neural Turing Machine.
+
+    >>> model = NTM(input_size=9, output_size=8, memory_size=128, memory_dim=20,
+    ...             controller_size=100, num_heads=1, seed=0, dtype="float64")
+    >>> logits, cache = model.forward(x)              # x [T, B, 9] -> logits [T, B, 8]
+    >>> grads = model.backward(dlogits, cache)        # same keys as model.params
+
+    Parameters (``model.params``; H = W + R heads, write heads first):
+
+    ==================  =========================  =============================================
+    controller.W, .b    [I + R*M (+ C), 4C or C]   the LSTM's gates (or the tanh layer)
+    heads.W, .b         [C, P]                     every head's raw parameters (``HeadLayout``)
+    output.W, .b        [C + R*M, O]               y_t from [h_t, r_t]
+    init.read           [R, M]                     r_0 = tanh(init.read)
+    init.weights        [H, N]                     w_0 = softmax(init.weights)
+    init.memory         [N, M]                     M_0, only with memory_init="learned"
+    ==================  =========================  =============================================
+    """
+
+    def __init__(self, config: NTMConfig | None = None, /, **options: Any) -> None:
+        if config is None:
+            config = NTMConfig(**options)
+        elif options:
+            raise ValueError("pass either an NTMConfig or keyword options, not both")
+        elif not isinstance(config, NTMConfig):
+            raise ValueError(f"config must be an NTMConfig, got {type(config).__name__}")
+        self.config = config
+        self.layout = config.layout
+        self.params = init_params(config)
+        self.fixed_memory = fixed_initial_memory(config)  # None where memory is learned
+
+    # --- conveniences ----------------------------------------------------------------------
+
+    @property
+    def xp(self):
+        """The array module the parameters live in (numpy or cupy)."""
+        return backend.array_module(self.params["output.W"])
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.params["output.W"])
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(int(p.size) for p in self.params.values())
+
+    def to(self, device: str) -> NTM:
+        """Move the parameters to ``"cpu"``/``"numpy"`` or ``"gpu"``/``"cupy"``; returns self."""
+        self.params = {k: backend.to_device(v, device) for k, v in self.params.items()}
+        if self.fixed_memory is not None:
+            self.fixed_memory = backend.to_device(self.fixed_memory, device)
+        return self
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"NTM(input_size={c.input_size}, output_size={c.outputs}, memory={c.memory_size}x"
+                f"{c.memory_dim}, controller={c.controller}({c.controller_size}), read_heads="
+                f"{c.read_heads}, write_heads={c.write_heads}, dtype={c.dtype}, "
+                f"parameters={self.num_parameters})")
+
+    def save(self, path, **extra) -> None:
+        """Write params + config (+ ``optimizer=``, ``train_state=`` ...) to ``path`` (.npz)."""
+        from .checkpoint import save
+
+        save(path, self, **extra)
+
+    # --- input checks ----------------------------------------------------------------------
+
+    def _as_model_array(self, value, name: str, shape: tuple) -> Any:
+        """``value`` as an array of the model's dtype and device, after checking its shape.
+
+        ``shape`` holds the expected sizes, None where any size will do.
+        """
+        if not hasattr(value, "shape") or not hasattr(value, "ndim"):
+            raise ValueError(f"{name} must be an array of shape {_shape_text(shape)}, "
+                             f"got {type(value).__name__}")
+        if value.ndim != len(shape) or any(e is not None and e != s
+                                           for e, s in zip(shape, value.shape, strict=True)):
+            raise ValueError(f"{name} must have shape {_shape_text(shape)}, got {tuple(value.shape)}")
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        xp = self.xp
+        if backend.array_module(value) is not xp:
+            value = backend.to_device(value, self.device)
+        return xp.asarray(value, dtype=self.config.dtype)
+
+    def _check_sequence(self, x):
+        return self._as_model_array(x, "x", (None, None, self.config.input_size))
+
+    # --- the initial state -----------------------------------------------------------------
+
+    def initial_state(self, batch_size: int) -> NTMState:
+        """The state before the first step, for ``step``: learned r_0 and w_0, M_0, zero h, c."""
+        _positive_int("batch_size", batch_size)
+        return self._initial_state(batch_size)[0]
+
+    def _initial_state(self, batch_size: int) -> tuple[NTMState, InitCache]:
+        xp, p, c = self.xp, self.params, self.config
+        B, W, C = batch_size, c.write_heads, c.controller_size
+        reads0 = xp.tanh(p["init.read"])  # [R, M]
+        weights0 = softmax(p["init.weights"])  # [H, N]
+        memory0 = self.fixed_memory if self.fixed_memory is not None else p["init.memory"]
+        zeros = xp.zeros((B, C), dtype=c.dtype)
+        state = NTMState(
+            h=zeros,
+            c=zeros if c.controller == "lstm" else None,
+            reads=xp.broadcast_to(reads0, (B, *reads0.shape)),
+            w_read=xp.broadcast_to(weights0[W:], (B, c.read_heads, c.memory_size)),
+            w_write=xp.broadcast_to(weights0[:W], (B, W, c.memory_size)),
+            memory=xp.broadcast_to(memory0, (B, *memory0.shape)),
+        )
+        return state, InitCache(reads0, weights0)
+
+    # --- forward ---------------------------------------------------------------------------
+
+    def _step_forward(self, x_t, state: NTMState, controller_input=None) -> tuple[NTMState, StepCache]:
+        """One step (module docstring, 1-5). ``controller_input`` is an optional [B, D] buffer."""
+        xp, p = self.xp, self.params
+        B = x_t.shape[0]
+        lstm = self.config.controller == "lstm"
+
+        # 1. controller: [x_t, r_{t-1}, h_{t-1}] -> h_t (LSTM); [x_t, r_{t-1}] -> h_t (tanh)
+        pieces = [x_t, state.reads.reshape(B, -1)] + ([state.h] if lstm else [])
+        controller_input = xp.concatenate(pieces, axis=1, out=controller_input)
+        z = controller_input @ p["controller.W"] + p["controller.b"]
+        if lstm:
+            (h, c), controller_cache = lstm_cell_forward(z, state.c)
+        else:
+            (h, controller_cache), c = tanh_forward(z), None
+
+        # 2. heads
+        heads, heads_cache = heads_forward(h @ p["heads.W"] + p["heads.b"], self.layout)
+
+        # 3-4. write heads address M_{t-1}, then erase and add
+        w_write, write_address_cache = address_forward(*heads.write, state.w_write, state.memory)
+        memory, write_cache = write_forward(state.memory, w_write, heads.erase, heads.add)
+
+        # 5. read heads address M_t, then read
+        w_read, read_address_cache = address_forward(*heads.read, state.w_read, memory)
+        reads, read_cache = read_forward(w_read, memory)
+
+        cache = StepCache(controller_cache, heads_cache, write_address_cache, write_cache,
+                          read_address_cache, read_cache)
+        return NTMState(h, c, reads, w_read, w_write, memory), cache
+
+    def forward(self, x, keep_cache: bool = True) -> tuple[Any, ForwardCache | None]:
+        """Logits for a whole sequence: x [T, B, input_size] -> logits [T, B, output_size].
+
+        With ``keep_cache=False`` nothing is kept for the backward pass (the cache returned is
+        None), so evaluating long sequences costs the memory of one step.
+        """
+        x = self._check_sequence(x)
+        xp, p, c = self.xp, self.params, self.config
+        T, B, _ = x.shape
+        state, init_cache = self._initial_state(B)
+        D = p["controller.W"].shape[0]
+        RM = c.read_heads * c.memory_dim
+        controller_inputs = xp.empty((T, B, D), dtype=x.dtype) if keep_cache else None
+        output_inputs = xp.empty((T, B, c.controller_size + RM), dtype=x.dtype)
+        steps = []
+        for t in range(T):
+            buffer = controller_inputs[t] if keep_cache else None
+            state, step_cache = self._step_forward(x[t], state, buffer)
+            output_inputs[t, :, : c.controller_size] = state.h
+            output_inputs[t, :, c.controller_size :] = state.reads.reshape(B, RM)
+            if keep_cache:
+                steps.append(step_cache)
+        # 6. output: no recurrence, so one product over the whole sequence
+        logits = output_inputs @ p["output.W"] + p["output.b"]
+        if not keep_cache:
+            return logits, None
+        hidden = output_inputs[..., : c.controller_size]
+        return logits, ForwardCache(steps, init_cache, controller_inputs, hidden, output_inputs)
+
+    def step(self, x_t, state: NTMState | None = None) -> tuple[Any, NTMState]:
+        """One step, as the reference's single-step model: x_t [B, input_size] -> y_t [B, O].
+
+        ``state=None`` starts from ``initial_state``. Returns the logits and the new state.
+        """
+        x_t = self._as_model_array(x_t, "x_t", (None, self.config.input_size))
+        if state is None:
+            state = self.initial_state(x_t.shape[0])
+        state, _ = self._step_forward(x_t, state)
+        B = x_t.shape[0]
+        output_input = self.xp.concatenate([state.h, state.reads.reshape(B, -1)], axis=1)
+        return output_input @ self.params["output.W"] + self.params["output.b"], state
+
+    # --- backward --------------------------------------------------------------------------
+
+    def backward(self, dlogits, cache: ForwardCache) -> dict[str, Any]:
+        """Backpropagation through time: dL/dlogits [T, B, O] -> dL/dparams (same keys).
+
+        The steps are walked in reverse; each undoes the forward's stages in reverse order:
+        read, read addressing, write, write addressing, heads, controller.
+        """
+        if cache is None:
+            raise ValueError("cache is None: run forward(x, keep_cache=True) before backward")
+        xp, p, c = self.xp, self.params, self.config
+        T, B = cache.output_inputs.shape[:2]
+        dlogits = self._as_model_array(dlogits, "dlogits", (T, B, c.outputs))
+        C, R, W, I = c.controller_size, c.read_heads, c.write_heads, c.input_size
+        lstm = c.controller == "lstm"
+        grads: dict[str, Any] = {}
+
+        # 6. output: y = [h, r] W_y + b_y, for all steps at once
+        grads["output.W"], grads["output.b"] = linear_param_grads(dlogits, cache.output_inputs)
+        doutput_inputs = linear_input_grad(dlogits, p["output.W"])  # [T, B, C + R*M]
+
+        # the recurrent gradients, carried from step t+1 to step t
+        dh = xp.zeros((B, C), dtype=dlogits.dtype)
+        dc = xp.zeros((B, C), dtype=dlogits.dtype) if lstm else None
+        dreads = xp.zeros((B, R, c.memory_dim), dtype=dlogits.dtype)
+        dw_read = xp.zeros((B, R, c.memory_size), dtype=dlogits.dtype)
+        dw_write = xp.zeros((B, W, c.memory_size), dtype=dlogits.dtype)
+        dmemory = xp.zeros((B, c.memory_size, c.memory_dim), dtype=dlogits.dtype)
+        dz_all = xp.empty((T, B, p["controller.W"].shape[1]), dtype=dlogits.dtype)
+        draw_all = xp.empty((T, B, self.layout.size), dtype=dlogits.dtype)
+
+        for t in reversed(range(T)):
+            step = cache.steps[t]
+            dh = dh + doutput_inputs[t, :, :C]
+            dreads = dreads + doutput_inputs[t, :, C:].reshape(B, R, -1)
+
+            # 5. r_t = w M_t, after w = address(M_t, w_read_{t-1})
+            dw, dmemory_read = read_backward(dreads, step.read)
+            dmemory = dmemory + dmemory_read  # M_t feeds the read and step t+1
+            dread = address_backward(dw + dw_read, step.read_address)
+            dmemory += dread.memory
+
+            # 4. M_t = write(M_{t-1}, w, e, a), after w = address(M_{t-1}, w_write_{t-1})
+            dmemory, dw, derase, dadd = write_backward(dmemory, step.write)
+            dwrite = address_backward(dw + dw_write, step.write_address)
+            dmemory += dwrite.memory
+
+            # 2. heads: raw = h W_h + b_h
+            draw_all[t] = heads_backward(dwrite, derase, dadd, dread, step.heads)
+            dh = dh + linear_input_grad(draw_all[t], p["heads.W"])
+
+            # 1. controller: z = [x, r_{t-1}, h_{t-1}] W_c + b_c
+            if lstm:
+                dz_all[t], dc = lstm_cell_backward(dh, dc, step.controller)
+            else:
+                dz_all[t] = tanh_backward(dh, step.controller)
+            dcontroller_input = linear_input_grad(dz_all[t], p["controller.W"])
+            dreads = dcontroller_input[:, I : I + R * c.memory_dim].reshape(B, R, -1)
+            dh = dcontroller_input[:, I + R * c.memory_dim :] if lstm else xp.zeros_like(dh)
+            dw_read, dw_write = dread.w_prev, dwrite.w_prev
+
+        grads["heads.W"], grads["heads.b"] = linear_param_grads(draw_all, cache.hidden)
+        grads["controller.W"], grads["controller.b"] = linear_param_grads(
+            dz_all, cache.controller_inputs
+        )
+        # the initial state: r_0 = tanh(init.read), w_0 = softmax(init.weights), M_0
+        reads0, weights0 = cache.init
+        grads["init.read"] = tanh_backward(dreads.sum(axis=0), OutputCache(reads0))
+        dweights0 = xp.concatenate([dw_write, dw_read], axis=1).sum(axis=0)  # [H, N]
+        grads["init.weights"] = softmax_backward(dweights0, SoftmaxCache(weights0, -1))
+        if "init.memory" in p:
+            grads["init.memory"] = dmemory.sum(axis=0)
+        return {k: grads[k] for k in p}
+
+    def _check_targets(self, x, y, mask):
+        T, B, _ = x.shape
+        y = self._as_model_array(y, "y", (T, B, self.config.outputs))
+        if mask is None:
+            return y, self.xp.ones((T, B), dtype=x.dtype)
+        return y, self._as_model_array(mask, "mask", (T, B))
+
+    def loss(self, x, y, mask=None):
+        """Cost in bits per sequence (a 0-d array), keeping no caches.  Shapes as below."""
+        x = self._check_sequence(x)
+        y, mask = self._check_targets(x, y, mask)
+        return sigmoid_cross_entropy_forward(self.forward(x, keep_cache=False)[0], y, mask)[0]
+
+    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
+        """Cost in bits per sequence (a 0-d array) and its gradients.
+
+        Shapes: x [T, B, input_size], y [T, B, output_size], mask [T, B] (None: every step).
+        """
+        x = self._check_sequence(x)
+        y, mask = self._check_targets(x, y, mask)
+        logits, cache = self.forward(x)
+        loss, loss_cache = sigmoid_cross_entropy_forward(logits, y, mask)
+        return loss, self.backward(sigmoid_cross_entropy_backward(1.0, loss_cache), cache)
+
+
+def _shape_text(shape: tuple) -> str:
+    names = iter("TBK")
+    return "[" + ", ".join(str(s) if s is not None else next(names) for s in shape) + "]"
+
+
+__all__ = ["NTM", "Addressing", "ForwardCache", "HeadParams", "LSTMCellCache", "NTMConfig",
+           "NTMState", "Trace"]
