@@ -78,7 +78,9 @@ def require_gpu() -> ModuleType:
             "pip install cupy-cuda12x (or cupy-cuda13x), or use device='cpu'"
         )
     if not gpu_available():
-        raise RuntimeError("device='gpu': CuPy is installed but sees no CUDA device; use device='cpu'")
+        raise RuntimeError(
+            "device='gpu': CuPy is installed but sees no CUDA device; use device='cpu'"
+        )
     return cupy
 
 

@@ -78,22 +78,26 @@ def check_op(
     wrt = range(len(inputs)) if wrt is None else wrt
 
     def scalar() -> float:
-        return float(sum(np.sum(o * d) for o, d in zip(_as_tuple(forward(*inputs)[0]), douts,
-                                                         strict=True)))
+        return float(
+            sum(np.sum(o * d) for o, d in zip(_as_tuple(forward(*inputs)[0]), douts, strict=True))
+        )
 
     return [rel_error(grads[i], numerical_gradient(scalar, inputs[i], h)) for i in wrt]
 
 
-def check_model(model, x, y, mask=None, *, h: float = 1e-6, max_per_param: int | None = None,
-                seed: int = 0) -> dict[str, float]:
+def check_model(
+    model, x, y, mask=None, *, h: float = 1e-6, max_per_param: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """Relative error of every parameter's gradient of ``model.loss_and_grads`` (float64).
 
     ``max_per_param`` checks that many randomly chosen entries of each parameter instead of all
     of them (the numerical gradient costs two forward passes per entry).
     """
     if model.config.dtype != "float64":
-        raise ValueError("check_model needs a float64 model: finite differences in float32 "
-                         "measure rounding, not the gradient")
+        raise ValueError(
+            "check_model needs a float64 model: finite differences in float32 "
+            "measure rounding, not the gradient"
+        )
     _, grads = model.loss_and_grads(x, y, mask)
     rng = np.random.default_rng(seed)
     errors = {}
@@ -160,8 +164,9 @@ def op_checks(seed: int = 0) -> list[tuple[str, Callable[[], list[float]]]]:
 
         def backward(*d):
             *douts, cache = d
-            return heads_backward(Addressing(*douts[:5]), douts[5], douts[6], Addressing(*douts[7:]),
-                                  cache)
+            return heads_backward(
+                Addressing(*douts[:5]), douts[5], douts[6], Addressing(*douts[7:]), cache
+            )
 
         return check_op(forward, backward, [normal((B, layout.size))], seed=seed)
 
@@ -170,57 +175,144 @@ def op_checks(seed: int = 0) -> list[tuple[str, Callable[[], list[float]]]]:
             w, cache = adr.address_forward(*a)
             return w, cache
 
-        inputs = [normal((B, H, M)), rng.random((B, H, 1)) * 3 + 0.5,
-                  rng.random((B, H, 1)), _random_weighting(rng, B, H, K),
-                  1.0 + rng.random((B, H, 1)) * 2, _random_weighting(rng, B, H, N),
-                  normal((B, N, M))]
-        return check_op(forward, lambda d, c: tuple(adr.address_backward(d, c)), inputs,
-                        seed=seed)
+        inputs = [
+            normal((B, H, M)),
+            rng.random((B, H, 1)) * 3 + 0.5,
+            rng.random((B, H, 1)),
+            _random_weighting(rng, B, H, K),
+            1.0 + rng.random((B, H, 1)) * 2,
+            _random_weighting(rng, B, H, N),
+            normal((B, N, M)),
+        ]
+        return check_op(forward, lambda d, c: tuple(adr.address_backward(d, c)), inputs, seed=seed)
 
     def loss_check():
         mask = (rng.random((6, B)) > 0.3).astype(float)
         targets = (rng.random((6, B, M)) > 0.5).astype(float)
-        return check_op(lambda z: loss.sigmoid_cross_entropy_forward(z, targets, mask),
-                        lambda d, c: loss.sigmoid_cross_entropy_backward(d, c),
-                        [normal((6, B, M))], seed=seed)
+        return check_op(
+            lambda z: loss.sigmoid_cross_entropy_forward(z, targets, mask),
+            lambda d, c: loss.sigmoid_cross_entropy_backward(d, c),
+            [normal((6, B, M))],
+            seed=seed,
+        )
 
     return [
-        ("sigmoid", lambda: check_op(act.sigmoid_forward, act.sigmoid_backward,
-                                     [normal((B, C))], seed=seed)),
-        ("tanh", lambda: check_op(act.tanh_forward, act.tanh_backward, [normal((B, C))],
-                                  seed=seed)),
-        ("softplus", lambda: check_op(act.softplus_forward, act.softplus_backward,
-                                      [normal((B, C))], seed=seed)),
-        ("oneplus", lambda: check_op(act.oneplus_forward, act.oneplus_backward,
-                                     [normal((B, C))], seed=seed)),
-        ("softmax", lambda: check_op(act.softmax_forward, act.softmax_backward,
-                                     [normal((B, H, N))], seed=seed)),
-        ("linear", lambda: check_op(linear.linear_forward, linear.linear_backward,
-                                    [normal((B, M)), normal((M, C)), normal(C)], seed=seed)),
-        ("lstm step", lambda: check_op(
-            lstm.lstm_step_forward, lstm.lstm_step_backward,
-            [normal((B, M)), normal((B, C)), normal((B, C)), normal((M + C, 4 * C)) * 0.5,
-             normal(4 * C)], seed=seed)),
-        ("content", lambda: check_op(adr.content_forward, adr.content_backward,
-                                     [normal((B, H, M)), normal((B, N, M)),
-                                      rng.random((B, H, 1)) * 3 + 0.5], seed=seed)),
-        ("interpolate", lambda: check_op(adr.interpolate_forward, adr.interpolate_backward,
-                                         [_random_weighting(rng, B, H, N),
-                                          _random_weighting(rng, B, H, N),
-                                          rng.random((B, H, 1))], seed=seed)),
-        ("shift", lambda: check_op(adr.shift_forward, adr.shift_backward,
-                                   [_random_weighting(rng, B, H, N),
-                                    _random_weighting(rng, B, H, K)], seed=seed)),
-        ("sharpen", lambda: check_op(adr.sharpen_forward, adr.sharpen_backward,
-                                     [_random_weighting(rng, B, H, N),
-                                      1.0 + rng.random((B, H, 1)) * 2], seed=seed)),
+        (
+            "sigmoid",
+            lambda: check_op(
+                act.sigmoid_forward, act.sigmoid_backward, [normal((B, C))], seed=seed
+            ),
+        ),
+        (
+            "tanh",
+            lambda: check_op(act.tanh_forward, act.tanh_backward, [normal((B, C))], seed=seed),
+        ),
+        (
+            "softplus",
+            lambda: check_op(
+                act.softplus_forward, act.softplus_backward, [normal((B, C))], seed=seed
+            ),
+        ),
+        (
+            "oneplus",
+            lambda: check_op(
+                act.oneplus_forward, act.oneplus_backward, [normal((B, C))], seed=seed
+            ),
+        ),
+        (
+            "softmax",
+            lambda: check_op(
+                act.softmax_forward, act.softmax_backward, [normal((B, H, N))], seed=seed
+            ),
+        ),
+        (
+            "linear",
+            lambda: check_op(
+                linear.linear_forward,
+                linear.linear_backward,
+                [normal((B, M)), normal((M, C)), normal(C)],
+                seed=seed,
+            ),
+        ),
+        (
+            "lstm step",
+            lambda: check_op(
+                lstm.lstm_step_forward,
+                lstm.lstm_step_backward,
+                [
+                    normal((B, M)),
+                    normal((B, C)),
+                    normal((B, C)),
+                    normal((M + C, 4 * C)) * 0.5,
+                    normal(4 * C),
+                ],
+                seed=seed,
+            ),
+        ),
+        (
+            "content",
+            lambda: check_op(
+                adr.content_forward,
+                adr.content_backward,
+                [normal((B, H, M)), normal((B, N, M)), rng.random((B, H, 1)) * 3 + 0.5],
+                seed=seed,
+            ),
+        ),
+        (
+            "interpolate",
+            lambda: check_op(
+                adr.interpolate_forward,
+                adr.interpolate_backward,
+                [
+                    _random_weighting(rng, B, H, N),
+                    _random_weighting(rng, B, H, N),
+                    rng.random((B, H, 1)),
+                ],
+                seed=seed,
+            ),
+        ),
+        (
+            "shift",
+            lambda: check_op(
+                adr.shift_forward,
+                adr.shift_backward,
+                [_random_weighting(rng, B, H, N), _random_weighting(rng, B, H, K)],
+                seed=seed,
+            ),
+        ),
+        (
+            "sharpen",
+            lambda: check_op(
+                adr.sharpen_forward,
+                adr.sharpen_backward,
+                [_random_weighting(rng, B, H, N), 1.0 + rng.random((B, H, 1)) * 2],
+                seed=seed,
+            ),
+        ),
         ("address (4 stages)", address_check),
-        ("read", lambda: check_op(memory.read_forward, memory.read_backward,
-                                  [_random_weighting(rng, B, H, N), normal((B, N, M))],
-                                  seed=seed)),
-        ("write", lambda: check_op(memory.write_forward, memory.write_backward,
-                                   [normal((B, N, M)), _random_weighting(rng, B, H, N),
-                                    rng.random((B, H, M)), normal((B, H, M))], seed=seed)),
+        (
+            "read",
+            lambda: check_op(
+                memory.read_forward,
+                memory.read_backward,
+                [_random_weighting(rng, B, H, N), normal((B, N, M))],
+                seed=seed,
+            ),
+        ),
+        (
+            "write",
+            lambda: check_op(
+                memory.write_forward,
+                memory.write_backward,
+                [
+                    normal((B, N, M)),
+                    _random_weighting(rng, B, H, N),
+                    rng.random((B, H, M)),
+                    normal((B, H, M)),
+                ],
+                seed=seed,
+            ),
+        ),
         ("heads", heads_check),
         ("loss", loss_check),
     ]
@@ -232,9 +324,19 @@ def model_checks(seed: int = 0) -> list[tuple[str, Callable[[], list[float]]]]:
 
     def thunk(controller: str, memory_init: str):
         def run() -> list[float]:
-            model = NTM(input_size=4, output_size=3, memory_size=5, memory_dim=3,
-                        controller_size=4, num_read_heads=2, num_write_heads=2, shift_range=1,
-                        controller=controller, memory_init=memory_init, seed=seed)
+            model = NTM(
+                input_size=4,
+                output_size=3,
+                memory_size=5,
+                memory_dim=3,
+                controller_size=4,
+                num_read_heads=2,
+                num_write_heads=2,
+                shift_range=1,
+                controller=controller,
+                memory_init=memory_init,
+                seed=seed,
+            )
             rng = np.random.default_rng(seed)
             T, B = 6, 2
             x = rng.standard_normal((T, B, 4))
@@ -244,8 +346,11 @@ def model_checks(seed: int = 0) -> list[tuple[str, Callable[[], list[float]]]]:
 
         return run
 
-    return [(f"model T=6 {c} {m}", thunk(c, m))
-            for c in ("lstm", "feedforward") for m in ("constant", "learned", "random")]
+    return [
+        (f"model T=6 {c} {m}", thunk(c, m))
+        for c in ("lstm", "feedforward")
+        for m in ("constant", "learned", "random")
+    ]
 
 
 def audit(seed: int = 0, include_model: bool = True) -> list[CheckResult]:
@@ -264,9 +369,12 @@ def audit(seed: int = 0, include_model: bool = True) -> list[CheckResult]:
 def format_table(results: Sequence[CheckResult]) -> str:
     """A plain-text table: op, worst relative error, bound, pass."""
     width = max(len(r.name) for r in results)
-    lines = [f"{'op':<{width}}  {'worst rel. error':>16}  {'bound':>7}  pass",
-             f"{'-' * width}  {'-' * 16}  {'-' * 7}  ----"]
+    lines = [
+        f"{'op':<{width}}  {'worst rel. error':>16}  {'bound':>7}  pass",
+        f"{'-' * width}  {'-' * 16}  {'-' * 7}  ----",
+    ]
     for r in results:
-        lines.append(f"{r.name:<{width}}  {r.error:>16.2e}  {r.bound:>7.0e}  "
-                     f"{'yes' if r.passed else 'NO'}")
+        lines.append(
+            f"{r.name:<{width}}  {r.error:>16.2e}  {r.bound:>7.0e}  {'yes' if r.passed else 'NO'}"
+        )
     return "\n".join(lines)

@@ -133,8 +133,9 @@ def heads_forward(raw, layout: HeadLayout) -> tuple[HeadParams, HeadsCache]:
     shift, softmax_cache = softmax_forward(raw[:, layout.softmax].reshape(B, H, layout.num_shifts))
 
     def group(heads: slice) -> Addressing:
-        return Addressing(key[:, heads], beta[:, heads], gate[:, heads], shift[:, heads],
-                          gamma[:, heads])
+        return Addressing(
+            key[:, heads], beta[:, heads], gate[:, heads], shift[:, heads], gamma[:, heads]
+        )
 
     params = HeadParams(group(slice(0, W)), erase, add, group(slice(W, H)))
     return params, HeadsCache(softplus_cache, sigmoid_cache, tanh_cache, softmax_cache)

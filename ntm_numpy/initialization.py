@@ -61,5 +61,3 @@ def fixed_initial_memory(config: NTMConfig):
         rng = np.random.default_rng([config.seed, 1])
         return rng.normal(0.0, 0.5, size=shape).astype(config.dtype)
     return None
-
-

@@ -82,8 +82,14 @@ class NTMConfig:
     seed: int = 0  # initial parameters (and a "random" initial memory)
 
     def __post_init__(self) -> None:
-        for name in ("input_size", "memory_size", "memory_dim", "controller_size", "num_heads",
-                     "shift_range"):
+        for name in (
+            "input_size",
+            "memory_size",
+            "memory_dim",
+            "controller_size",
+            "num_heads",
+            "shift_range",
+        ):
             _positive_int(name, getattr(self, name))
         for name in ("output_size", "num_read_heads", "num_write_heads"):
             if getattr(self, name) is not None:
@@ -207,8 +213,14 @@ class ForwardCache:
             erase=over_time(lambda s: s.write.erase),
             add=over_time(lambda s: s.write.add),
             memory=over_time(lambda s: s.read.memory),
-            write_beta=write[4], write_gate=write[5], write_shift=write[6], write_gamma=write[7],
-            read_beta=read[4], read_gate=read[5], read_shift=read[6], read_gamma=read[7],
+            write_beta=write[4],
+            write_gate=write[5],
+            write_shift=write[6],
+            write_gamma=write[7],
+            read_beta=read[4],
+            read_gate=read[5],
+            read_shift=read[6],
+            read_gamma=read[7],
         )
 
 
@@ -268,10 +280,12 @@ class NTM:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"NTM(input_size={c.input_size}, output_size={c.outputs}, memory={c.memory_size}x"
-                f"{c.memory_dim}, controller={c.controller}({c.controller_size}), read_heads="
-                f"{c.read_heads}, write_heads={c.write_heads}, dtype={c.dtype}, "
-                f"parameters={self.num_parameters})")
+        return (
+            f"NTM(input_size={c.input_size}, output_size={c.outputs}, memory={c.memory_size}x"
+            f"{c.memory_dim}, controller={c.controller}({c.controller_size}), read_heads="
+            f"{c.read_heads}, write_heads={c.write_heads}, dtype={c.dtype}, "
+            f"parameters={self.num_parameters})"
+        )
 
     def save(self, path, **extra) -> None:
         """Write params + config (+ ``optimizer=``, ``train_state=`` ...) to ``path`` (.npz)."""
@@ -287,11 +301,15 @@ class NTM:
         ``shape`` holds the expected sizes, None where any size will do.
         """
         if not hasattr(value, "shape") or not hasattr(value, "ndim"):
-            raise ValueError(f"{name} must be an array of shape {_shape_text(shape)}, "
-                             f"got {type(value).__name__}")
-        if value.ndim != len(shape) or any(e is not None and e != s
-                                           for e, s in zip(shape, value.shape, strict=True)):
-            raise ValueError(f"{name} must have shape {_shape_text(shape)}, got {tuple(value.shape)}")
+            raise ValueError(
+                f"{name} must be an array of shape {_shape_text(shape)}, got {type(value).__name__}"
+            )
+        if value.ndim != len(shape) or any(
+            e is not None and e != s for e, s in zip(shape, value.shape, strict=True)
+        ):
+            raise ValueError(
+                f"{name} must have shape {_shape_text(shape)}, got {tuple(value.shape)}"
+            )
         if value.dtype.kind not in "biuf":
             raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
         xp = self.xp
@@ -328,7 +346,9 @@ class NTM:
 
     # --- forward ---------------------------------------------------------------------------
 
-    def _step_forward(self, x_t, state: NTMState, controller_input=None) -> tuple[NTMState, StepCache]:
+    def _step_forward(
+        self, x_t, state: NTMState, controller_input=None
+    ) -> tuple[NTMState, StepCache]:
         """One step (module docstring, 1-5). ``controller_input`` is an optional [B, D] buffer."""
         xp, p = self.xp, self.params
         B = x_t.shape[0]
@@ -354,8 +374,14 @@ class NTM:
         w_read, read_address_cache = address_forward(*heads.read, state.w_read, memory)
         reads, read_cache = read_forward(w_read, memory)
 
-        cache = StepCache(controller_cache, heads_cache, write_address_cache, write_cache,
-                          read_address_cache, read_cache)
+        cache = StepCache(
+            controller_cache,
+            heads_cache,
+            write_address_cache,
+            write_cache,
+            read_address_cache,
+            read_cache,
+        )
         return NTMState(h, c, reads, w_read, w_write, memory), cache
 
     def forward(self, x, keep_cache: bool = True) -> tuple[Any, ForwardCache | None]:
@@ -504,5 +530,13 @@ def _shape_text(shape: tuple) -> str:
     return "[" + ", ".join(str(s) if s is not None else next(names) for s in shape) + "]"
 
 
-__all__ = ["NTM", "Addressing", "ForwardCache", "HeadParams", "LSTMCellCache", "NTMConfig",
-           "NTMState", "Trace"]
+__all__ = [
+    "NTM",
+    "Addressing",
+    "ForwardCache",
+    "HeadParams",
+    "LSTMCellCache",
+    "NTMConfig",
+    "NTMState",
+    "Trace",
+]

@@ -114,7 +114,7 @@ def test_make_task_unknown_name() -> None:
         ("priority_sort", {"num_outputs": 21}, "num_outputs"),
     ],
     ids=lambda value: (
-        value if isinstance(value, str) else ",".join(f"{k}={v}" for k, v in value.items())
+        value if isinstance(value, str) else ",".join(f"{k}={v!r}" for k, v in value.items())
     ),
 )
 def test_bad_options_name_the_parameter(name: str, options: dict, parameter: str) -> None:

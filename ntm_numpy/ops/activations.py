@@ -107,7 +107,7 @@ def softmax_forward(x, axis: int = -1):
 def softmax_backward(dy, cache: SoftmaxCache):
     """The Jacobian is dy_i/dx_j = y_i (delta_ij - y_j), so
 
-        dx = y * (dy - sum_j dy_j y_j).
+    dx = y * (dy - sum_j dy_j y_j).
     """
     y, axis = cache
     return y * (dy - (dy * y).sum(axis=axis, keepdims=True))

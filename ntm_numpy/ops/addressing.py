@@ -52,7 +52,7 @@ def content_forward(key, memory, beta):
     xp = array_module(key)
     dot = key @ memory.swapaxes(-1, -2)  # [B, H, N]  k . M_i for every head and row
     key_norm = xp.sqrt((key * key).sum(axis=-1, keepdims=True))  # [B, H, 1]
-    memory_norm = xp.sqrt((memory * memory).sum(axis=-1))[:, None, :]  # [B, 1, N]
+    memory_norm = xp.sqrt(xp.einsum("bnm,bnm->bn", memory, memory))[:, None, :]  # [B, 1, N]
     denominator = key_norm * memory_norm + COSINE_EPS
     cosine = dot / denominator
     w = softmax(beta * cosine)
@@ -81,7 +81,7 @@ def content_backward(dw, cache: ContentCache):
     dkey_norm = (ddenominator * memory_norm).sum(axis=-1, keepdims=True)  # [B, H, 1]
     dmemory_norm = (ddenominator * key_norm).sum(axis=1)  # [B, N]
     dkey = ddot @ memory + key * (dkey_norm / xp.maximum(key_norm, NORM_FLOOR))
-    dmemory = ddot.swapaxes(-1, -2) @ key
+    dmemory = xp.einsum("bhn,bhm->bnm", ddot, key)
     dmemory += memory * (dmemory_norm / xp.maximum(memory_norm[:, 0, :], NORM_FLOOR))[..., None]
     return dkey, dmemory, dbeta
 
@@ -156,9 +156,9 @@ def shift_forward(w_gated, shift):
 def shift_backward(dw, cache: ShiftCache):
     """(dw_g, ds) from dL/dw~ [B, H, N].
 
-        ds_j    = sum_i dw~_i w_g[(i - j) mod N]          the windows, dotted with dw~
-        dw_g,m  = sum_j s_j dw~[(m + j) mod N]            the adjoint: a correlation, which is
-                                                          the same gather with the offsets negated
+    ds_j    = sum_i dw~_i w_g[(i - j) mod N]          the windows, dotted with dw~
+    dw_g,m  = sum_j s_j dw~[(m + j) mod N]            the adjoint: a correlation, which is
+                                                      the same gather with the offsets negated
     """
     xp = array_module(dw)
     windows, shift = cache
@@ -193,9 +193,9 @@ def sharpen_forward(w_shifted, gamma):
 def sharpen_backward(dw, cache: SharpenCache):
     """(dw~, dgamma) from dL/dw [B, H, N].  With z = gamma log w~:
 
-        dz      = w * (dw - sum_i dw_i w_i)               softmax
-        dgamma  = sum_i dz_i log w~_i
-        dw~     = dz * gamma / w~
+    dz      = w * (dw - sum_i dw_i w_i)               softmax
+    dgamma  = sum_i dz_i log w~_i
+    dw~     = dz * gamma / w~
     """
     shifted_plus_tiny, log_shifted, gamma, w = cache
     dz = w * (dw - (dw * w).sum(axis=-1, keepdims=True))

@@ -28,7 +28,8 @@ def read_forward(w, memory):
 def read_backward(dr, cache: ReadCache):
     """(dw, dM) = (dr M^T, w^T dr):  dw_h,i = dr_h . M_i,  dM_i = sum_h w_h,i dr_h."""
     w, memory = cache
-    return dr @ memory.swapaxes(-1, -2), w.swapaxes(-1, -2) @ dr
+    xp = array_module(dr)
+    return dr @ memory.swapaxes(-1, -2), xp.einsum("bhn,bhm->bnm", w, dr)
 
 
 class WriteCache(NamedTuple):
@@ -48,9 +49,12 @@ def write_forward(memory_prev, w, erase, add):
 
     Shapes: memory_prev [B, N, M], w [B, W, N], erase, add [B, W, M] -> M_t [B, N, M].
     """
-    keep = 1.0 - w[..., :, None] * erase[..., None, :]  # [B, W, N, M]
+    xp = array_module(memory_prev)
+    keep = xp.einsum("bhn,bhm->bhnm", w, erase)  # [B, W, N, M]  w_h e_h^T, then 1 - that
+    xp.subtract(1.0, keep, out=keep)
     keep_all = keep[:, 0] if keep.shape[1] == 1 else keep.prod(axis=1)
-    memory = memory_prev * keep_all + w.swapaxes(-1, -2) @ add
+    memory = xp.einsum("bhn,bhm->bnm", w, add)  # sum_h w_h a_h^T
+    memory += memory_prev * keep_all
     return memory, WriteCache(memory_prev, w, erase, add, keep, keep_all)
 
 
