@@ -244,6 +244,8 @@ class NTM:
     ==================  =========================  =============================================
     """
 
+    model_type = "ntm"  # the name checkpoints know it by
+
     def __init__(self, config: NTMConfig | None = None, /, **options: Any) -> None:
         if config is None:
             config = NTMConfig(**options)

@@ -1,0 +1,428 @@
+"""The command line: ``python -m ntm_numpy {demo,train,evaluate,gradcheck,figures}``.
+
+Bad arguments give a one-line error and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DEMO_DIR = Path("runs") / "demo"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """A bad value that argparse could not see; reported on one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _lengths(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers, got {text!r}"
+        )
+    return values
+
+
+def _option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (NTM options; the LSTM takes --hidden-size, --num-layers)")
+    g.add_argument("--model", choices=["ntm", "lstm"], default="ntm")
+    g.add_argument("--memory-size", type=_positive_int, help="N, memory rows")
+    g.add_argument("--memory-dim", type=_positive_int, help="M, row width")
+    g.add_argument("--controller-size", type=_positive_int, help="C")
+    g.add_argument("--controller", choices=["lstm", "feedforward"])
+    g.add_argument("--num-heads", type=_positive_int)
+    g.add_argument("--memory-init", choices=["constant", "learned", "random"])
+    g.add_argument("--hidden-size", type=_positive_int, help="LSTM baseline units per layer")
+    g.add_argument("--num-layers", type=_positive_int, help="LSTM baseline layers")
+    g.add_argument("--dtype", choices=["float32", "float64"])
+
+
+def _model_options(args) -> dict:
+    names = {
+        "ntm": [
+            "memory_size",
+            "memory_dim",
+            "controller_size",
+            "controller",
+            "num_heads",
+            "memory_init",
+            "dtype",
+        ],
+        "lstm": ["hidden_size", "num_layers", "dtype"],
+    }[args.model]
+    other = {
+        "ntm": ["hidden_size", "num_layers"],
+        "lstm": [
+            "memory_size",
+            "memory_dim",
+            "controller_size",
+            "controller",
+            "num_heads",
+            "memory_init",
+        ],
+    }[args.model]
+    for name in other:
+        if getattr(args, name) is not None:
+            raise UsageError(f"--{name.replace('_', '-')} does not apply to --model {args.model}")
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    parser = _Parser(
+        prog="python -m ntm_numpy",
+        description="A Neural Turing Machine in NumPy: train, evaluate, audit, draw.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="train the copy task, evaluate it, draw what it learned",
+        description="The main job: train an NTM on the copy task with defaults "
+        "that converge, show progress, evaluate on longer "
+        "sequences, and write pictures of its heads.",
+    )
+    demo.add_argument("--out", default=str(DEMO_DIR), help="run directory (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=d.steps,
+        help="give up after this many updates (default: %(default)s)",
+    )
+    demo.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+
+    train = sub.add_parser(
+        "train",
+        help="train a model on a task",
+        description="Train an NTM (or the LSTM baseline) on one of the "
+        "paper's tasks; checkpoints and metrics go to --out.",
+    )
+    train.add_argument(
+        "--task",
+        default=d.task,
+        help="copy, repeat_copy, associative_recall, ngrams, priority_sort",
+    )
+    train.add_argument(
+        "--task-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a task option, e.g. max_length=20 (repeat)",
+    )
+    _add_model_options(train)
+    train.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default=d.optimizer)
+    train.add_argument("--lr", type=_positive_float, default=d.optimizer_options["lr"])
+    train.add_argument("--momentum", type=float, help="RMSProp / SGD momentum")
+    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    train.add_argument("--steps", type=_positive_int, default=d.steps)
+    train.add_argument("--clip-norm", type=_positive_float, default=d.clip_norm)
+    train.add_argument(
+        "--clip-value",
+        type=_positive_float,
+        default=None,
+        help="elementwise clipping, the paper's 10",
+    )
+    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--eval-every", type=_positive_int, default=d.eval_every)
+    train.add_argument("--eval-sequences", type=_positive_int, default=d.eval_sequences)
+    train.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every)
+    train.add_argument(
+        "--target-bit-errors",
+        type=_positive_float,
+        default=None,
+        help="stop once the evaluation bit errors per sequence fall below this",
+    )
+    train.add_argument(
+        "--curriculum",
+        action="store_true",
+        help="start with short sequences; lengthen as the model learns",
+    )
+    train.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
+    train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    train.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    train.add_argument("--quiet", action="store_true")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="cost and bit errors of a checkpoint at several lengths",
+        description="Evaluate a checkpoint (a path, or a pretrained name) on "
+        "fresh sequences of each length.",
+    )
+    ev.add_argument("checkpoint", help="a .npz checkpoint, or a pretrained name such as copy")
+    ev.add_argument("--task", default=None, help="the task (default: the checkpoint's)")
+    ev.add_argument(
+        "--task-option", type=_option, action="append", default=[], metavar="NAME=VALUE"
+    )
+    ev.add_argument(
+        "--lengths",
+        type=_lengths,
+        default=None,
+        help="comma-separated lengths, e.g. 10,20,40,80 (default: the training range)",
+    )
+    ev.add_argument("--sequences", type=_positive_int, default=1000)
+    ev.add_argument("--seed", type=int, default=1)
+    ev.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
+
+    gc = sub.add_parser(
+        "gradcheck",
+        help="check every backward pass against finite differences",
+        description="Check every op and the whole model against central "
+        "finite differences in float64; print a table.",
+    )
+    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--ops-only", action="store_true", help="skip the whole-model checks")
+
+    fig = sub.add_parser(
+        "figures",
+        help="regenerate every PNG in figures/ from the pretrained models",
+        description="Redraw figures/ from the pretrained models.",
+    )
+    fig.add_argument("--out", default="figures")
+    return parser
+
+
+def _load(spec: str):
+    from .checkpoint import PRETRAINED_DIR, read
+
+    path = Path(spec)
+    if not path.exists() and (PRETRAINED_DIR / f"{spec}.npz").exists():
+        path = PRETRAINED_DIR / f"{spec}.npz"
+    return read(path)
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    optimizer_options = {"lr": args.lr}
+    if args.momentum is not None:
+        optimizer_options["momentum"] = args.momentum
+    config = TrainConfig(
+        task=args.task,
+        task_options=dict(args.task_option),
+        model=args.model,
+        model_options=_model_options(args),
+        optimizer=args.optimizer,
+        optimizer_options=optimizer_options,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        clip_norm=args.clip_norm,
+        clip_value=args.clip_value,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        eval_sequences=args.eval_sequences,
+        checkpoint_every=args.checkpoint_every,
+        target_bit_errors=args.target_bit_errors,
+        curriculum=args.curriculum,
+        device=args.device,
+    )
+    out = Path(args.out or Path("runs") / args.task)
+    if not args.resume and (out / "checkpoint.npz").exists():
+        raise UsageError(
+            f"{out}/checkpoint.npz exists: pass --resume to continue it, or choose another --out"
+        )
+    result = train(config, out, resume=args.resume, verbose=not args.quiet)
+    state = "interrupted" if result.interrupted else ("converged" if result.converged else "done")
+    print(
+        f"{state} after {result.step} steps, {result.sequences} sequences, "
+        f"{result.seconds:.1f}s; checkpoint {out / 'checkpoint.npz'}"
+    )
+    return 130 if result.interrupted else 0
+
+
+def _eval_rows(model, task, lengths, sequences: int, seed: int) -> list[dict]:
+    from .train import evaluate
+
+    rows = []
+    for length in lengths:
+        result = evaluate(model, task, sequences=sequences, seed=seed, length=length)
+        rows.append({"length": length, **result})
+    return rows
+
+
+def _print_rows(rows: list[dict], header: str) -> None:
+    print(header)
+    print(f"{'length':>8}  {'cost (bits/seq)':>16}  {'bit errors/seq':>15}")
+    for r in rows:
+        length = "train" if r["length"] is None else r["length"]
+        print(f"{length:>8}  {r['cost']:>16.3f}  {r['bit_errors']:>15.3f}")
+
+
+def cmd_evaluate(args) -> int:
+    from .tasks import make_task
+
+    checkpoint = _load(args.checkpoint)
+    state = checkpoint.train_state or {}
+    saved = state.get("config") or {}
+    task_name = args.task or saved.get("task")
+    if task_name is None:
+        raise UsageError(f"{checkpoint.path}: does not say its task; pass --task")
+    options = dict(saved.get("task_options") or {}) if task_name == saved.get("task") else {}
+    options.update(dict(args.task_option))
+    task = make_task(task_name, **options)
+    model = checkpoint.model
+    if (model.config.input_size, model.config.outputs) != (task.input_size, task.output_size):
+        raise UsageError(
+            f"{checkpoint.path}: the model reads {model.config.input_size} and "
+            f"writes {model.config.outputs} channels, the task {task_name} has "
+            f"{task.input_size} and {task.output_size}"
+        )
+    if args.device == "gpu":
+        model.to("gpu")
+    rows = _eval_rows(model, task, args.lengths or [None], args.sequences, args.seed)
+    if args.json:
+        for r in rows:
+            print(json.dumps({"task": task_name, **r}))
+    else:
+        _print_rows(
+            rows, f"{checkpoint.path}  task {task_name}  ({args.sequences} sequences per length)"
+        )
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    from .gradcheck import audit, format_table
+
+    start = time.perf_counter()
+    results = audit(seed=args.seed, include_model=not args.ops_only)
+    print(format_table(results))
+    failed = [r.name for r in results if not r.passed]
+    print(
+        f"{len(results) - len(failed)} of {len(results)} passed in "
+        f"{time.perf_counter() - start:.1f}s"
+    )
+    return 1 if failed else 0
+
+
+def cmd_demo(args) -> int:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        seed=args.seed, steps=args.max_steps, target_bit_errors=0.1, device=args.device
+    )
+    out = Path(args.out)
+    resume = (out / "checkpoint.npz").exists()
+    if resume:
+        print(f"continuing the run in {out} (delete it to start afresh)")
+    print(
+        "Training an NTM on the copy task (8-bit vectors, lengths 1-20) until it makes under "
+        "0.1 wrong bits per sequence."
+    )
+    try:
+        result = train(config, out, resume=resume)
+    except ValueError:
+        if not resume:
+            raise
+        raise UsageError(
+            f"{out} holds a run with other settings; delete it or pass --out"
+        ) from None
+    status = "converged" if result.converged else "stopped before converging"
+    print(
+        f"{status}: {result.step} steps, {result.sequences} sequences, "
+        f"{result.seconds:.0f}s. Checkpoint: {out / 'checkpoint.npz'}"
+    )
+    from .tasks import make_task
+
+    rows = _eval_rows(result.model, make_task("copy"), [10, 20, 30, 50], 200, seed=1)
+    _print_rows(rows, "Generalisation (trained on lengths 1-20; 200 fresh sequences each):")
+    _demo_figures(result.model, out)
+    return 130 if result.interrupted else 0
+
+
+def _demo_figures(model, out: Path) -> None:
+    try:
+        from . import viz
+    except ImportError:
+        return
+    paths = viz.demo_figures(model, out)
+    for p in paths:
+        print(f"figure: {p}")
+
+
+def cmd_figures(args) -> int:
+    from . import viz
+
+    start = time.perf_counter()
+    for path in viz.all_figures(Path(args.out)):
+        print(path)
+    print(f"done in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .train import TrainingDiverged
+
+    args = _parser().parse_args(argv)
+    command = {
+        "demo": cmd_demo,
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "gradcheck": cmd_gradcheck,
+        "figures": cmd_figures,
+    }[args.command]
+    try:
+        return command(args)
+    except (UsageError, CheckpointError, ValueError) as error:
+        print(f"python -m ntm_numpy {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"python -m ntm_numpy {args.command}: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # e.g. --device gpu without CuPy
+        print(f"python -m ntm_numpy {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""The training loop: sample a batch, loss and gradients, clip, step; evaluate, log, checkpoint.
+
+Metrics are the paper's: *cost* is the cross-entropy of the output bits in bits per sequence,
+*bit errors* the number of wrong output bits per sequence after thresholding at 0.5, both on
+fresh sequences and averaged over them. Every evaluation appends one JSON line to
+``<out_dir>/metrics.jsonl``; the checkpoint ``<out_dir>/checkpoint.npz`` holds the parameters,
+the optimizer state, the data generator's state, the step and the config, so that ``resume``
+continues exactly where the run stopped: the same batches, the same losses.
+
+Scalars stay on the device between log points: the loop reads them back (a GPU sync) once per
+``log_every`` steps, which is also where a NaN or inf is caught. A run that diverges stops with
+``TrainingDiverged`` and never overwrites the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import backend
+from .checkpoint import CheckpointError, build_model, read, save
+from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
+from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+from .optim import optimizer_from_state as _optimizer_from_state
+from .tasks import make_task
+
+MODEL_TYPES = ("ntm", "lstm")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradients became NaN or inf."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. The defaults are the ``demo``'s copy run."""
+
+    task: str = "copy"
+    task_options: dict = field(default_factory=dict)  # e.g. {"max_length": 20}
+    model: str = "ntm"  # "ntm" or "lstm"
+    model_options: dict = field(default_factory=dict)  # NTMConfig / LSTMConfig keywords
+    optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
+    optimizer_options: dict = field(default_factory=lambda: {"lr": 3e-3})
+    batch_size: int = 16
+    steps: int = 5000  # optimizer updates
+    clip_norm: float | None = 50.0  # global-norm clipping (Collier & Beel); None: off
+    clip_value: float | None = None  # elementwise clipping to [-v, v] (the paper: 10)
+    seed: int = 0
+    eval_every: int = 100  # steps between evaluations
+    eval_sequences: int = 1000  # fresh sequences per evaluation
+    eval_batch_size: int = 50
+    target_bit_errors: float | None = None  # stop once evaluation bit errors fall below this
+    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+    log_every: int = 10  # steps between reading the loss back (progress, NaN check)
+    curriculum: bool = False  # grow the longest training length as the model learns
+    curriculum_start: int = 2  # the first longest length
+    curriculum_threshold: float = 0.5  # bit errors per sequence that unlock one more length
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_TYPES:
+            raise ValueError(f"model must be one of {MODEL_TYPES}, got {self.model!r}")
+        for name in (
+            "batch_size",
+            "steps",
+            "eval_every",
+            "eval_sequences",
+            "eval_batch_size",
+            "checkpoint_every",
+            "log_every",
+            "curriculum_start",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("clip_norm", "clip_value", "target_bit_errors"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value > 0):
+                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+        backend.check_device(self.device)
+        make_task(self.task, **self.task_options)  # validates the task and its options
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    step: int
+    sequences: int
+    seconds: float
+    history: list[dict]  # the evaluations, as written to metrics.jsonl
+    converged: bool
+    interrupted: bool = False
+
+
+def build(config: TrainConfig):
+    """(task, model, optimizer) for a config: the model sized to the task's inputs and outputs."""
+    task = make_task(config.task, **config.task_options)
+    options = {
+        "input_size": task.input_size,
+        "output_size": task.output_size,
+        "seed": config.seed,
+        **config.model_options,
+    }
+    model = build_model(config.model, options)
+    if backend.check_device(config.device) == "gpu":
+        model.to("gpu")
+    return task, model, make_optimizer(config.optimizer, **config.optimizer_options)
+
+
+def evaluate(
+    model,
+    task,
+    *,
+    sequences: int = 1000,
+    batch_size: int = 50,
+    seed: int = 0,
+    length: int | None = None,
+) -> dict[str, float]:
+    """Cost and bit errors per sequence on ``sequences`` fresh sequences (no caches kept).
+
+    ``length`` fixes the length parameter of the task (e.g. the copy length); None draws it
+    from the task's training range, one length per batch.
+    """
+    rng = np.random.default_rng(seed)
+    total_cost = total_errors = 0.0
+    seen = 0
+    while seen < sequences:
+        size = min(batch_size, sequences - seen)
+        batch = task.sample(batch_size=size, rng=rng, length=length)
+        logits, _ = model.forward(batch.inputs, keep_cache=False)
+        targets = backend.to_device(batch.targets, model.device)
+        mask = backend.to_device(batch.mask, model.device)
+        cost = sigmoid_cross_entropy_forward(logits, targets.astype(logits.dtype), mask)[0]
+        total_cost += float(cost) * size
+        total_errors += float(bit_errors(logits, targets, mask)) * size
+        seen += size
+    return {"cost": total_cost / sequences, "bit_errors": total_errors / sequences}
+
+
+def _length_option(task) -> str | None:
+    """The name of the task option that the curriculum grows, if it has one."""
+    for name in ("max_length", "max_items"):
+        if hasattr(task.config, name):
+            return name
+    return None
+
+
+class Progress:
+    """A one-line progress bar on a terminal; one plain line per evaluation otherwise."""
+
+    def __init__(self, total: int, stream=None, enabled: bool = True) -> None:
+        self.total, self.stream, self.enabled = total, stream or sys.stderr, enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last = 0.0
+
+    def update(self, step: int, rate: float, cost: float, errors: float | None) -> None:
+        if not self.tty or time.perf_counter() - self.last < 0.2:
+            return
+        self.last = time.perf_counter()
+        width = 24
+        done = int(width * step / self.total)
+        bar = "=" * done + (">" if done < width else "") + " " * (width - done - 1)
+        err = f"  bit errors {errors:6.2f}" if errors is not None else ""
+        self.stream.write(
+            f"\r{step:>7}/{self.total} [{bar}] {rate:6.0f} seq/s  cost {cost:8.3f}{err} "
+        )
+        self.stream.flush()
+
+    def line(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    os.replace(tmp, path)
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The evaluations of a run, from its metrics.jsonl."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class _StopOnInterrupt:
+    """Turns the first Ctrl-C into a request to stop at the end of the current step (so the
+    checkpoint is consistent); a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    verbose: bool = True,
+    on_eval: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train from scratch, or from ``out_dir/checkpoint.npz`` with ``resume=True``.
+
+    ``out_dir=None`` trains without writing anything (tests, notebooks).
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    checkpoint_path = out / "checkpoint.npz" if out else None
+    metrics_path = out / "metrics.jsonl" if out else None
+    task, model, optimizer = build(config)
+    rng = np.random.default_rng(config.seed)
+    step, sequences, seconds, max_length = 0, 0, 0.0, None
+    history: list[dict] = []
+    length_option = _length_option(task)
+    if config.curriculum and length_option:
+        max_length = min(config.curriculum_start, getattr(task.config, length_option))
+
+    if resume:
+        if checkpoint_path is None or not checkpoint_path.exists():
+            raise CheckpointError(f"{checkpoint_path}: nothing to resume from")
+        saved = read(checkpoint_path)
+        state = saved.train_state or {}
+        if state.get("config") != json.loads(json.dumps(config.to_dict())):
+            raise ValueError(
+                f"{checkpoint_path}: was written by a run with another config; "
+                "resume it with the same options, or start a new out_dir"
+            )
+        model = saved.model
+        if backend.check_device(config.device) == "gpu":
+            model.to("gpu")
+        optimizer = _optimizer_from_state(saved.optimizer_state)
+        optimizer.map_arrays(lambda a: backend.to_device(a, model.device))
+        rng.bit_generator.state = state["rng"]
+        step, sequences, seconds = state["step"], state["sequences"], state["seconds"]
+        max_length = state.get("max_length")
+        if metrics_path.exists():
+            history = [r for r in read_metrics(metrics_path) if r["step"] <= step]
+            _write_jsonl_atomic(metrics_path, history)
+
+    def train_task():
+        if max_length is None:
+            return task
+        return type(task)(replace(task.config, **{length_option: max_length}))
+
+    def checkpoint() -> None:
+        if checkpoint_path is None:
+            return
+        train_state = {
+            "config": config.to_dict(),
+            "rng": rng.bit_generator.state,
+            "step": step,
+            "sequences": sequences,
+            "seconds": seconds,
+            "max_length": max_length,
+        }
+        save(checkpoint_path, model, optimizer=optimizer, train_state=train_state)
+
+    progress = Progress(config.steps, enabled=verbose)
+    current_task = train_task()
+    pending: list[tuple[Any, Any]] = []  # (loss, grad norm) on the device, since the last log
+    recent_costs: list[float] = []
+    last_errors = history[-1]["bit_errors"] if history else None
+    converged = interrupted = False
+    started = time.perf_counter() - seconds
+    window_start, window_sequences = time.perf_counter(), 0
+
+    def flush_pending() -> None:
+        """Read the device scalars back; stop the run if any is NaN or inf."""
+        values = [(float(loss), float(norm)) for loss, norm in pending]
+        pending.clear()
+        for loss, norm in values:
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                raise TrainingDiverged(
+                    f"the loss or the gradients became NaN/inf near step {step} (loss {loss}, "
+                    f"gradient norm {norm}); the last good checkpoint is left untouched: "
+                    f"{checkpoint_path}"
+                )
+            recent_costs.append(loss)
+
+    with _StopOnInterrupt() as stop:
+        while step < config.steps and not converged and not stop.requested:
+            batch = current_task.sample(batch_size=config.batch_size, rng=rng)
+            loss, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
+            norm = global_norm(grads)
+            if config.clip_value is not None:
+                grads = clip_by_value(grads, config.clip_value)
+            if config.clip_norm is not None:
+                grads, _ = clip_by_global_norm(grads, config.clip_norm)
+            pending.append((loss, norm))
+            if step % config.log_every == config.log_every - 1:
+                flush_pending()  # before the update: a NaN gradient never reaches the params
+            optimizer.step(model.params, grads)
+            step += 1
+            sequences += config.batch_size
+            window_sequences += config.batch_size
+
+            if step % config.log_every == 0:
+                now = time.perf_counter()
+                rate = window_sequences / max(now - window_start, 1e-9)
+                window_start, window_sequences = now, 0
+                progress.update(step, rate, recent_costs[-1], last_errors)
+
+            if step % config.eval_every == 0 or step == config.steps:
+                flush_pending()
+                seconds = time.perf_counter() - started
+                result = evaluate(
+                    model,
+                    task,
+                    sequences=config.eval_sequences,
+                    batch_size=config.eval_batch_size,
+                    seed=config.seed * 1_000_003 + step,
+                )
+                row = {
+                    "step": step,
+                    "sequences": sequences,
+                    "seconds": round(seconds, 3),
+                    "train_cost": float(np.mean(recent_costs)) if recent_costs else None,
+                    **result,
+                    "max_length": max_length,
+                }
+                recent_costs.clear()
+                history.append(row)
+                last_errors = result["bit_errors"]
+                if metrics_path is not None:
+                    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+                    with open(metrics_path, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                progress.line(
+                    f"step {step:>6}  sequences {sequences:>8}  {seconds:7.1f}s  "
+                    f"cost {result['cost']:8.3f}  bit errors {result['bit_errors']:7.3f}"
+                    + (f"  max length {max_length}" if max_length is not None else "")
+                )
+                if on_eval is not None:
+                    on_eval(row)
+                if max_length is not None:
+                    # the curriculum scores the current training range, not the full one
+                    current = evaluate(
+                        model,
+                        current_task,
+                        sequences=200,
+                        batch_size=config.eval_batch_size,
+                        seed=step,
+                    )
+                    limit = getattr(task.config, length_option)
+                    if current["bit_errors"] < config.curriculum_threshold and max_length < limit:
+                        max_length += 1
+                        current_task = train_task()
+                if (
+                    config.target_bit_errors is not None
+                    and result["bit_errors"] < config.target_bit_errors
+                    and (max_length is None or max_length == getattr(task.config, length_option))
+                ):
+                    converged = True
+            if step % config.checkpoint_every == 0 or converged:
+                flush_pending()
+                seconds = time.perf_counter() - started
+                checkpoint()
+        interrupted = stop.requested
+    if interrupted:
+        progress.line(f"interrupted at step {step}; saving a checkpoint")
+    flush_pending()
+    seconds = time.perf_counter() - started
+    checkpoint()
+    return TrainResult(model, step, sequences, seconds, history, converged, interrupted)
