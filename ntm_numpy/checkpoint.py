@@ -142,9 +142,11 @@ def read(path: str | os.PathLike) -> Checkpoint:
     params = {k[len("param/") :]: v for k, v in contents.items() if k.startswith("param/")}
     expected = model.params
     if set(params) != set(expected):
-        missing, unexpected = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+        missing = sorted(set(expected) - set(params))
+        unexpected = sorted(set(params) - set(expected))
         raise CheckpointError(
-            f"{path}: parameters do not match its config: missing {missing}, unexpected {unexpected}"
+            f"{path}: parameters do not match its config: missing {missing}, "
+            f"unexpected {unexpected}"
         )
     for name, value in params.items():
         if value.shape != expected[name].shape:
