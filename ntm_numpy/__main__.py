@@ -244,6 +244,9 @@ def _load(spec: str):
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
+    model_options = _model_options(args)
+    if args.model == "ntm":  # the demo's NTM, with what the command line changes
+        model_options = {**TrainConfig().model_options, **model_options}
     optimizer_options = {"lr": args.lr}
     if args.momentum is not None:
         optimizer_options["momentum"] = args.momentum
@@ -251,7 +254,7 @@ def cmd_train(args) -> int:
         task=args.task,
         task_options=dict(args.task_option),
         model=args.model,
-        model_options=_model_options(args),
+        model_options=model_options,
         optimizer=args.optimizer,
         optimizer_options=optimizer_options,
         batch_size=args.batch_size,

@@ -1,0 +1,95 @@
+"""Training throughput on the copy task at the paper's copy configuration.
+
+LSTM controller of 100 units, memory 128 x 20, one read and one write head, 8-bit vectors,
+lengths 1-20. One training step is a sampled batch, forward, backward, global-norm clipping and
+an Adam update: exactly what ``train.py`` does. Prints sequences per second for each batch size
+and precision.
+
+    python bench/throughput.py                       # batch 1, 16, 64 in float32 and float64
+    python bench/throughput.py --batch-sizes 64 --dtypes float32 --seconds 20
+    python bench/throughput.py --controller feedforward
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ntm_numpy import NTM, backend
+from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
+from ntm_numpy.tasks import make_task
+
+
+def measure(batch_size: int, dtype: str, seconds: float, controller: str, device: str) -> dict:
+    task = make_task("copy", bits=8, min_length=1, max_length=20)
+    model = NTM(
+        input_size=task.input_size,
+        output_size=task.output_size,
+        memory_size=128,
+        memory_dim=20,
+        controller_size=100,
+        num_heads=1,
+        controller=controller,
+        dtype=dtype,
+        seed=0,
+    )
+    if device == "gpu":
+        model.to("gpu")
+    optimizer = Adam(AdamConfig(lr=1e-3))
+    rng = np.random.default_rng(0)
+
+    def train_step() -> None:
+        batch = task.sample(batch_size=batch_size, rng=rng)
+        _, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
+        grads, _ = clip_by_global_norm(grads, 50.0)
+        optimizer.step(model.params, grads)
+
+    for _ in range(3):  # warm up: allocator, caches
+        train_step()
+    sequences, steps, start = 0, 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or steps < 5:
+        train_step()
+        sequences += batch_size
+        steps += 1
+    if device == "gpu":
+        backend.require_gpu().cuda.Device().synchronize()
+    elapsed = time.perf_counter() - start
+    return {
+        "batch_size": batch_size,
+        "dtype": dtype,
+        "sequences_per_s": sequences / elapsed,
+        "ms_per_step": 1e3 * elapsed / steps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--controller", default="lstm", choices=["lstm", "feedforward"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    args = parser.parse_args()
+    print(
+        f"copy task, NTM {args.controller} controller 100, memory 128x20, 1 read + 1 write "
+        f"head, lengths 1-20, Adam; {args.device}"
+    )
+    print(f"{'batch':>5}  {'dtype':>7}  {'sequences/s':>11}  {'ms/step':>8}")
+    for dtype in args.dtypes:
+        for batch_size in args.batch_sizes:
+            r = measure(batch_size, dtype, args.seconds, args.controller, args.device)
+            print(
+                f"{batch_size:>5}  {dtype:>7}  {r['sequences_per_s']:>11.0f}  "
+                f"{r['ms_per_step']:>8.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
