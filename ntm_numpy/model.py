@@ -21,6 +21,7 @@ carries only the recurrent gradients ``dh, dc, dr, dw_prev, dM`` backwards.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -59,7 +60,7 @@ DTYPES = ("float32", "float64")
 
 
 def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
@@ -94,13 +95,31 @@ class NTMConfig:
         for name in ("output_size", "num_read_heads", "num_write_heads"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
+        for name in (
+            "input_size",
+            "output_size",
+            "memory_size",
+            "memory_dim",
+            "controller_size",
+            "num_heads",
+            "num_read_heads",
+            "num_write_heads",
+            "shift_range",
+            "seed",
+        ):
+            if isinstance(getattr(self, name), numbers.Integral):  # numpy ints -> int, for JSON
+                object.__setattr__(self, name, int(getattr(self, name)))
         if self.controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {CONTROLLERS}, got {self.controller!r}")
         if self.memory_init not in MEMORY_INITS:
             raise ValueError(f"memory_init must be one of {MEMORY_INITS}, got {self.memory_init!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, numbers.Integral)
+            or self.seed < 0
+        ):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
     @property
@@ -320,7 +339,13 @@ class NTM:
         return xp.asarray(value, dtype=self.config.dtype)
 
     def _check_sequence(self, x):
-        return self._as_model_array(x, "x", (None, None, self.config.input_size))
+        x = self._as_model_array(x, "x", (None, None, self.config.input_size))
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(
+                f"x must hold at least one step of at least one sequence "
+                f"(T >= 1, B >= 1), got shape {tuple(x.shape)}"
+            )
+        return x
 
     # --- the initial state -----------------------------------------------------------------
 
@@ -421,10 +446,17 @@ class NTM:
         ``state=None`` starts from ``initial_state``. Returns the logits and the new state.
         """
         x_t = self._as_model_array(x_t, "x_t", (None, self.config.input_size))
-        if state is None:
-            state = self.initial_state(x_t.shape[0])
-        state, _ = self._step_forward(x_t, state)
         B = x_t.shape[0]
+        if B == 0:
+            raise ValueError(f"x_t must hold at least one sequence (B >= 1), got shape {x_t.shape}")
+        if state is None:
+            state = self.initial_state(B)
+        elif state.memory.shape[0] != B:
+            raise ValueError(
+                f"state is for batch size {state.memory.shape[0]}, but x_t has {B} "
+                f"rows; start from model.initial_state({B})"
+            )
+        state, _ = self._step_forward(x_t, state)
         output_input = self.xp.concatenate([state.h, state.reads.reshape(B, -1)], axis=1)
         return output_input @ self.params["output.W"] + self.params["output.b"], state
 

@@ -1,0 +1,812 @@
+"""Figures: where the heads read and write, what the memory holds, how training went.
+
+Every function here is pure: it takes a model, a task or a batch (host arrays) and returns a
+``matplotlib.figure.Figure``. Nothing touches pyplot's global state: each figure gets its own
+Agg canvas, so the module works the same in scripts, tests and notebooks (a notebook displays a
+returned Figure). ``save`` writes a PNG atomically. Sequences are time-major, and time runs
+along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
+
+    copy_generalisation(models, task)     copy targets and outputs at growing lengths (fig. 4, 5)
+    head_heatmaps(model, batch)           inputs, outputs, adds, reads and weightings (fig. 6)
+    addressing_stages(model, batch, t)    the four addressing stages of one head at step t
+    memory_over_time(model, batch)        the memory matrix M_t at a few steps
+    learning_curves(runs, title)          cost per sequence against sequences seen
+    demo_figures(model, out_dir)          the two figures ``python -m ntm_numpy demo`` writes
+    all_figures(out_dir)                  every figure, from the models in ntm_numpy/pretrained
+
+Model outputs are logits; the pictures show the sigmoid of them, the probability of a 1 bit.
+Steps that the task does not score (mask 0) are shaded in the target and output panels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, MaxNLocator
+
+from . import checkpoint
+from .backend import to_numpy
+from .model import Trace
+from .tasks import make_task, optimal_cost
+
+DPI = 110
+TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "ngrams", "priority_sort")
+TASK_TITLES = {
+    "copy": "Copy",
+    "repeat_copy": "Repeat copy",
+    "associative_recall": "Associative recall",
+    "ngrams": "Dynamic N-grams",
+    "priority_sort": "Priority sort",
+}
+
+BITS_CMAP = colormaps["Greys"].with_extremes(bad="#dce6f2")  # 0 white, 1 black; unscored: blue
+WEIGHTS_CMAP = colormaps["viridis"]
+SIGNED_CMAP = colormaps["RdBu_r"]  # adds, reads, memory: blue negative, red positive
+PHASE_COLOUR = "#e8890c"  # dashed lines where the scored part of a sequence starts or ends
+UNSCORED = "shaded: not scored"
+
+
+# ------------------------------------------------------------------ small helpers
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A figure with its own Agg canvas (no pyplot) and constrained layout."""
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig: Figure, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
+    """Write ``fig`` as a PNG to ``path``, atomically: a temporary file beside it, then a rename,
+    so a reader never sees half a picture. Creates the folder; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=dpi)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    """sigma(z) = (1 + tanh(z / 2)) / 2, which never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
+
+
+def _probabilities(model: Any, inputs: np.ndarray) -> np.ndarray:
+    """sigma(logits) of ``model`` on ``inputs`` [T, B, in], as host float64 [T, B, out]."""
+    logits, _ = model.forward(inputs, keep_cache=False)
+    return _sigmoid(to_numpy(logits))
+
+
+def _run_traced(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, Trace]:
+    """sigma(logits) [T, B, out] and the model's ``Trace``, all on the host."""
+    logits, cache = model.forward(inputs)
+    trace = getattr(cache, "trace", None)
+    if trace is None:
+        raise ValueError(
+            f"{type(model).__name__} keeps no trace of heads or memory; this figure needs an NTM"
+        )
+    return _sigmoid(to_numpy(logits)), Trace(*(to_numpy(a) for a in trace))
+
+
+def _check_index(value: int, size: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not -size <= value < size:
+        raise ValueError(f"{name} must lie in [0, {size}), got {value}")
+    return int(value) % size
+
+
+def _scored_steps(mask: np.ndarray, row: int) -> np.ndarray:
+    """The indices of the steps of batch row ``row`` whose output is scored (mask [T, B])."""
+    return np.flatnonzero(np.asarray(mask)[:, row] > 0)
+
+
+def _used_rows(strength: np.ndarray, threshold: float, margin: int) -> tuple[int, int]:
+    """(first, last) row where ``strength`` [N] exceeds ``threshold``, widened by ``margin``.
+
+    The whole range where no row does.
+    """
+    n = strength.shape[0]
+    used = np.flatnonzero(strength > threshold)
+    if used.size == 0:
+        return 0, n - 1
+    return max(0, int(used[0]) - margin), min(n - 1, int(used[-1]) + margin)
+
+
+def _heatmap(
+    fig: Figure,
+    ax: Any,
+    data: np.ndarray,
+    *,
+    title: str,
+    ylabel: str,
+    cmap: Any,
+    vmin: float,
+    vmax: float,
+    colorbar: str | None = None,
+    rows: tuple[int, int] | None = None,
+    xlabel: str | None = "time step",
+) -> Any:
+    """``data`` [rows, T] as an image, time along x; ``rows`` names its first and last row."""
+    first, last = rows if rows is not None else (0, data.shape[0] - 1)
+    steps = data.shape[1]
+    image = ax.imshow(
+        data,
+        aspect="auto",
+        interpolation="nearest",
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(-0.5, steps - 0.5, last + 0.5, first - 0.5),
+    )
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=9)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.tick_params(labelsize=8)
+    if colorbar is not None:
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.01)
+        bar.set_label(colorbar, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    return image
+
+
+def _phase_lines(ax: Any, mask_row: np.ndarray) -> None:
+    """Dashed lines where the scored part of the sequence begins and ends."""
+    scored = (np.asarray(mask_row) > 0).astype(np.int8)
+    for t in np.flatnonzero(np.diff(scored)):
+        ax.axvline(t + 0.5, color=PHASE_COLOUR, linestyle="--", linewidth=1.0, alpha=0.9)
+
+
+def _symmetric_limit(*arrays: np.ndarray) -> float:
+    """max |x| over the arrays, at least 1e-6: a colour scale centred on zero."""
+    return max(1e-6, *(float(np.max(np.abs(a))) for a in arrays if a.size))
+
+
+# ------------------------------------------------------------------ 1. copy generalisation
+
+
+def copy_generalisation(
+    models: Mapping[str, Any],
+    task: Any,
+    lengths: Sequence[int] = (10, 20, 30, 50, 120),
+    seed: int = 0,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Targets and outputs on copy sequences of growing length (the paper's figures 4 and 5).
+
+    One column per length; the first row holds the targets, then one row per model with its
+    outputs sigma(y). Only the scored steps (mask 1, the output phase) are shown, bits on the
+    y axis and output steps on the x axis; each output panel's title counts its wrong bits
+    (sigma(y) thresholded at 0.5). Every length draws its sequence from
+    ``numpy.random.default_rng(seed)``, batch size 1. Columns are as wide as their sequence is
+    long, but never narrower than a quarter of the widest.
+
+    Axes: ``(1 + len(models)) * len(lengths)`` panels and one colour bar.
+    """
+    if not models:
+        raise ValueError("models: expected at least one model, e.g. {'NTM': ntm}")
+    lengths = [int(length) for length in lengths]
+    if not lengths:
+        raise ValueError("lengths: expected at least one length")
+
+    columns = []  # per length: (length, targets [K, S], {name: (outputs [K, S], errors)})
+    for length in lengths:
+        batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
+        scored = _scored_steps(batch.mask, 0)
+        targets = batch.targets[scored, 0].T  # [K, S]
+        outputs = {}
+        for name, model in models.items():
+            probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
+            outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
+        columns.append((length, targets, outputs))
+
+    steps = [targets.shape[1] for _, targets, _ in columns]
+    ratios = [max(s, max(steps) / 4) for s in steps]
+    rows = 1 + len(models)
+    width = min(20.0, 2.5 + 2.0 * len(lengths) + 0.03 * sum(ratios))
+    fig = _figure(width, 1.3 + 1.35 * rows)
+    axes = fig.subplots(rows, len(lengths), squeeze=False, gridspec_kw={"width_ratios": ratios})
+    image = None
+    for j, (length, targets, outputs) in enumerate(columns):
+        panels = [("targets", targets, f"targets, length {length}")]
+        panels += [
+            (name, probs, f"{name}: {errors} wrong bit{'s' if errors != 1 else ''}")
+            for name, (probs, errors) in outputs.items()
+        ]
+        for i, (name, data, panel_title) in enumerate(panels):
+            image = _heatmap(
+                fig,
+                axes[i, j],
+                data,
+                title=panel_title,
+                ylabel=f"{name}\nbit" if j == 0 else "",
+                cmap=BITS_CMAP,
+                vmin=0.0,
+                vmax=1.0,
+                xlabel="output step" if i == rows - 1 else None,
+            )
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+    bar.set_label("bit (target) / σ(y) (output)", fontsize=9)
+    if title is None:
+        title = f"Copy at lengths {', '.join(map(str, lengths))} (seed {seed})"
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
+# ------------------------------------------------------------------ 2. head heatmaps
+
+
+def head_heatmaps(
+    model: Any,
+    batch: Any,
+    title: str = "NTM heads",
+    *,
+    row: int = 0,
+    head: int = 0,
+    crop: bool = True,
+) -> Figure:
+    """One sequence through an NTM, as in the paper's figure 6.
+
+    Top: the inputs, the targets and the outputs sigma(y) (channels x time; unscored steps of
+    targets and outputs shaded). Middle: the add vectors a_t of write head ``head`` and the
+    read vectors r_t of read head ``head`` (M x time). Bottom: the write and the read
+    weightings (memory location x time). With ``crop`` the location axis keeps only the rows
+    that either weighting puts more than 0.01 on at some step, plus two rows either side; the
+    axis label says which rows are shown. Dashed lines mark where scoring starts and stops.
+
+    Axes: 7 panels, each with its colour bar (14).
+    """
+    probs, trace = _run_traced(model, batch.inputs)
+    row = _check_index(row, batch.batch_size, "row")
+    _check_index(head, trace.write_weights.shape[2], "head (write heads)")
+    _check_index(head, trace.read_weights.shape[2], "head (read heads)")
+    mask_row = batch.mask[:, row]
+    unscored = mask_row[None, :] <= 0
+
+    inputs = batch.inputs[:, row].T  # [in, T]
+    targets = np.where(unscored, np.nan, batch.targets[:, row].T)  # [out, T]
+    outputs = np.where(unscored, np.nan, probs[:, row].T)  # [out, T]
+    adds = trace.add[:, row, head].T  # [M, T]
+    reads = trace.reads[:, row, head].T  # [M, T]
+    w_write = trace.write_weights[:, row, head].T  # [N, T]
+    w_read = trace.read_weights[:, row, head].T  # [N, T]
+
+    n = w_write.shape[0]
+    first, last = 0, n - 1
+    if crop:
+        first, last = _used_rows(np.maximum(w_write, w_read).max(axis=1), 0.01, margin=2)
+    location = "memory location"
+    if (first, last) != (0, n - 1):
+        location = f"memory location\n(rows {first}-{last} of {n}, where weights > 0.01)"
+    w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
+    w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
+    read_limit = _symmetric_limit(reads)
+
+    fig = _figure(14.0, 10.0)
+    grid = fig.add_gridspec(3, 6, height_ratios=[1.0, 1.0, 2.0])
+
+    def panel(cell, data, panel_title, ylabel, cmap, limits, label, rows=None) -> None:
+        ax = fig.add_subplot(cell)
+        _heatmap(
+            fig,
+            ax,
+            data,
+            title=panel_title,
+            ylabel=ylabel,
+            cmap=cmap,
+            vmin=limits[0],
+            vmax=limits[1],
+            colorbar=label,
+            rows=rows,
+        )
+        _phase_lines(ax, mask_row)
+
+    bits = (0.0, 1.0)
+    panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits, "value")
+    panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits, "bit")
+    panel(
+        grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits, "σ(y)"
+    )
+    panel(
+        grid[1, 0:3],
+        adds,
+        f"add vectors $a_t$, write head {head}",
+        "element of $a_t$",
+        SIGNED_CMAP,
+        (-1.0, 1.0),
+        "$a$",
+    )
+    panel(
+        grid[1, 3:6],
+        reads,
+        f"read vectors $r_t$, read head {head}",
+        "element of $r_t$",
+        SIGNED_CMAP,
+        (-read_limit, read_limit),
+        "$r$",
+    )
+    panel(
+        grid[2, 0:3],
+        w_write,
+        f"write weightings, write head {head}",
+        location,
+        WEIGHTS_CMAP,
+        (0.0, w_max),
+        "weight",
+        (first, last),
+    )
+    panel(
+        grid[2, 3:6],
+        w_read,
+        f"read weightings, read head {head}",
+        location,
+        WEIGHTS_CMAP,
+        (0.0, w_max),
+        "weight",
+        (first, last),
+    )
+    fig.suptitle(f"{title} (sequence {row}, {batch.num_steps} steps)", fontsize=13)
+    return fig
+
+
+# ------------------------------------------------------------------ 3. addressing stages
+
+
+def addressing_stages(
+    model: Any,
+    batch: Any,
+    step: int,
+    head: str = "write",
+    *,
+    index: int = 0,
+    row: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """The four addressing stages of one head at one step, left to right (DESIGN.md, step 3).
+
+    1. content  w_c = softmax(beta cos(k, M_i))  2. interpolated  w_g = g w_c + (1 - g) w_{t-1}
+    3. shifted  w~ = w_g circularly convolved with s  4. sharpened  w = w~^gamma / sum w~^gamma
+
+    Bar charts over the memory locations; beta, g, s and gamma in the panel titles. The
+    interpolation panel also draws the previous weighting w_{t-1} (from step ``step - 1``; at
+    step 0 the learned initial weighting is not in the trace, so it is left out). ``head`` is
+    ``"write"`` or ``"read"``; ``index`` picks one of several heads. Axes: 4.
+    """
+    if head not in ("write", "read"):
+        raise ValueError(f"head must be 'write' or 'read', got {head!r}")
+    _, trace = _run_traced(model, batch.inputs)
+    step = _check_index(step, batch.num_steps, "step")
+    row = _check_index(row, batch.batch_size, "row")
+    index = _check_index(index, getattr(trace, f"{head}_weights").shape[2], "index")
+
+    def at(name: str) -> np.ndarray:
+        return getattr(trace, f"{head}_{name}")[step, row, index]
+
+    stages = [at(s) for s in ("content", "gated", "shifted", "weights")]  # each [N]
+    beta, gate, shift, gamma = at("beta"), at("gate"), at("shift"), at("gamma")
+    previous = getattr(trace, f"{head}_weights")[step - 1, row, index] if step > 0 else None
+    half = (shift.shape[0] - 1) // 2
+    shifts = ", ".join(
+        f"{j:+d}: {p:.2f}" for j, p in zip(range(-half, half + 1), shift, strict=True)
+    )
+    titles = [
+        f"1. content $w^c$\n$\\beta$ = {float(beta):.2f}",
+        f"2. interpolated $w^g$\n$g$ = {float(gate):.3f}  (1: content, 0: previous)",
+        f"3. shifted $\\tilde w$\n$s$ = [{shifts}]",
+        f"4. sharpened $w$\n$\\gamma$ = {float(gamma):.2f}",
+    ]
+    n = stages[0].shape[0]
+    locations = np.arange(n)
+    fig = _figure(16.0, 4.2)
+    axes = fig.subplots(1, 4, sharex=True)
+    colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b2"]
+    for k, (ax, w, panel_title) in enumerate(zip(axes, stages, titles, strict=True)):
+        ax.bar(locations, w, width=1.0, color=colours[k], linewidth=0)
+        if k == 1 and previous is not None:
+            ax.step(
+                locations, previous, where="mid", color="0.35", linewidth=1.0, label="$w_{t-1}$"
+            )
+            ax.legend(fontsize=8, loc="upper right")
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel("memory location", fontsize=9)
+        ax.set_xlim(-0.5, n - 0.5)
+        top = max(float(w.max()), float(previous.max()) if k == 1 and previous is not None else 0)
+        ax.set_ylim(0.0, max(1e-6, 1.08 * top))
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("weight", fontsize=9)
+    addresses = "$M_{t-1}$" if head == "write" else "$M_t$ (after the write)"
+    if title is None:
+        title = "Addressing"
+    fig.suptitle(
+        f"{title}: {head} head {index} at step t = {step} of {batch.num_steps} "
+        f"(addresses {addresses})",
+        fontsize=12,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------ 4. memory over time
+
+
+def memory_over_time(
+    model: Any,
+    batch: Any,
+    steps: Sequence[int] | None = None,
+    *,
+    row: int = 0,
+    count: int = 6,
+    crop: bool = True,
+    title: str = "Memory over time",
+) -> Figure:
+    """The memory M_t (rows x columns) after the write of several steps, side by side.
+
+    ``steps`` defaults to ``count`` steps evenly spaced from the first to the last. One colour
+    scale, centred on zero, for every panel, and one colour bar. With ``crop`` only the rows
+    that hold more than 1% of the largest |value| at some shown step are drawn (plus two
+    either side); the axis label says which. Axes: ``len(steps)`` panels and one colour bar.
+    """
+    _, trace = _run_traced(model, batch.inputs)
+    row = _check_index(row, batch.batch_size, "row")
+    total = batch.num_steps
+    if steps is None:
+        steps = np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
+    steps = [_check_index(int(t), total, "steps") for t in steps]
+    if not steps:
+        raise ValueError("steps: expected at least one step")
+    memories = trace.memory[steps, row]  # [S, N, M]
+    n = memories.shape[1]
+    limit = _symmetric_limit(memories)
+    first, last = 0, n - 1
+    if crop:
+        first, last = _used_rows(np.abs(memories).max(axis=(0, 2)), 0.01 * limit, margin=2)
+    ylabel = "memory row"
+    if (first, last) != (0, n - 1):
+        ylabel = f"memory row (rows {first}-{last} of {n} shown)"
+
+    fig = _figure(1.6 + 2.1 * len(steps), 6.0)
+    axes = np.atleast_1d(fig.subplots(1, len(steps), sharey=True))
+    image = None
+    for ax, t, memory in zip(axes, steps, memories, strict=True):
+        image = ax.imshow(
+            memory[first : last + 1],
+            aspect="auto",
+            interpolation="nearest",
+            cmap=SIGNED_CMAP,
+            vmin=-limit,
+            vmax=limit,
+            extent=(-0.5, memory.shape[1] - 0.5, last + 0.5, first - 0.5),
+        )
+        ax.set_title(f"after step {t}", fontsize=10)
+        ax.set_xlabel("column", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.tick_params(labelsize=8)
+    axes[0].set_ylabel(ylabel, fontsize=9)
+    bar = fig.colorbar(image, ax=list(axes), fraction=0.04, pad=0.02)
+    bar.set_label("memory value", fontsize=9)
+    fig.suptitle(f"{title} (sequence {row}, {total} steps)", fontsize=12)
+    return fig
+
+
+# ------------------------------------------------------------------ 5. learning curves
+
+
+def _curve_points(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(sequences seen, cost) of the rows that have both, finite."""
+    points = [
+        (float(r["sequences"]), float(r["cost"]))
+        for r in rows
+        if r.get("sequences") is not None and r.get("cost") is not None
+    ]
+    points = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    x, y = np.array(points).T
+    return x, y
+
+
+def _draw_curves(
+    ax: Any,
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    title: str,
+    reference: Mapping[str, float] | None,
+) -> None:
+    values = []
+    for name, rows in runs.items():
+        x, y = _curve_points(rows)
+        if x.size:
+            ax.plot(x, y, label=name, linewidth=1.6, marker="." if x.size < 30 else None)
+            values.append(y)
+    for k, (name, value) in enumerate((reference or {}).items()):
+        ax.axhline(
+            value,
+            color="0.2",
+            linestyle=("--", ":", "-.")[k % 3],
+            linewidth=1.1,
+            label=f"{name} ({value:.1f})",
+        )
+        values.append(np.array([float(value)]))
+    costs = np.concatenate(values) if values else np.zeros(0)
+    positive = costs[costs > 0]
+    if positive.size and positive.max() / positive.min() > 100.0:
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("sequences seen", fontsize=9)
+    ax.set_ylabel("cost per sequence (bits)", fontsize=9)
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3, which="both")
+    if values:
+        ax.legend(fontsize=8)
+
+
+def learning_curves(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    title: str = "Learning curves",
+    *,
+    reference: Mapping[str, float] | None = None,
+) -> Figure:
+    """Cost per sequence (the ``cost`` of each metrics.jsonl row) against sequences seen.
+
+    One line per run, e.g. ``{"NTM": rows, "LSTM": rows}`` (rows from ``train.read_metrics``);
+    a log y axis where the costs span more than two decades; ``reference`` adds dashed
+    horizontal lines, e.g. ``{"Bayes-optimal": 129.4}``. Axes: 1.
+    """
+    if not runs:
+        raise ValueError("runs: expected at least one run, e.g. {'NTM': rows}")
+    fig = _figure(7.5, 4.8)
+    _draw_curves(fig.subplots(), runs, title, reference)
+    return fig
+
+
+# ------------------------------------------------------------------ 6. the demo's figures
+
+
+def _copy_task_for(model: Any) -> Any:
+    """The copy task with the bit width the model's inputs imply (input_size = bits + 1)."""
+    bits = model.config.input_size - 1
+    if bits < 1 or model.config.outputs != bits:
+        raise ValueError(
+            f"the model's sizes ({model.config.input_size} in, {model.config.outputs} out) "
+            "are not a copy task's (bits + 1 in, bits out)"
+        )
+    return make_task("copy", bits=bits)
+
+
+def demo_figures(model: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """The demo's pictures of a copy NTM: ``copy_generalisation.png`` (lengths 10, 20, 30, 50;
+    training stopped at 20, so the longer ones test generalisation) and ``copy_heads.png``
+    (a length-10 sequence, seed 0). Returns the paths written."""
+    out = Path(out_dir)
+    task = _copy_task_for(model)
+    figure = copy_generalisation(
+        {"NTM": model},
+        task,
+        lengths=(10, 20, 30, 50),
+        seed=0,
+        title="Copy: NTM outputs at lengths 10 to 50 (seed 0)",
+    )
+    paths = [save(figure, out / "copy_generalisation.png")]
+    batch = task.sample(batch_size=1, rng=np.random.default_rng(0), length=10)
+    paths.append(save(head_heatmaps(model, batch, "Copy, length 10"), out / "copy_heads.png"))
+    return paths
+
+
+# ------------------------------------------------------------------ 7. every figure
+
+
+def _note(message: str) -> None:
+    print(f"figures: {message}")
+
+
+def _fallback_task(task_name: str, model: Any) -> Any:
+    """The task's defaults, with ``bits`` moved so that its inputs match the model's."""
+    task = make_task(task_name)
+    extra = model.config.input_size - task.input_size
+    if extra and hasattr(task.config, "bits") and task.config.bits + extra >= 1:
+        task = make_task(task_name, bits=task.config.bits + extra)
+    return task
+
+
+def _load_pretrained(name: str, *, quiet: bool = False) -> tuple[Any, Any] | None:
+    """(model, task) of the pretrained checkpoint ``name``, the task built with the options the
+    model was trained with; None, with a note, where the checkpoint is missing or unusable."""
+    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.npz"
+    if not path.exists():
+        if not quiet:
+            _note(f"skipped {name!r}: no {path}")
+        return None
+    try:
+        saved = checkpoint.read(path)
+    except checkpoint.CheckpointError as error:
+        _note(f"skipped {name!r}: {error}")
+        return None
+    model = saved.model
+    config = (saved.train_state or {}).get("config") or {}
+    try:
+        if "task" in config:
+            task = make_task(config["task"], **(config.get("task_options") or {}))
+        else:
+            task = _fallback_task(name.removeprefix("lstm_"), model)
+            _note(f"{name!r} has no training config; using the {task.name!r} task's defaults")
+    except ValueError as error:
+        _note(f"skipped {name!r}: cannot build its task: {error}")
+        return None
+    if (task.input_size, task.output_size) != (model.config.input_size, model.config.outputs):
+        _note(
+            f"skipped {name!r}: the model's sizes ({model.config.input_size} in, "
+            f"{model.config.outputs} out) do not fit task {task.name!r} "
+            f"({task.input_size} in, {task.output_size} out)"
+        )
+        return None
+    return model, task
+
+
+def _load_metrics(name: str) -> list[dict] | None:
+    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.metrics.jsonl"
+    if not path.exists():
+        return None
+    try:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as error:
+        _note(f"skipped the training log of {name!r}: {error}")
+        return None
+    return [r for r in rows if isinstance(r, dict)] or None
+
+
+def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
+    """One sequence of ``task`` from ``default_rng(seed)``, batch size 1."""
+    return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
+
+
+def _trained_range(task: Any) -> str:
+    c = task.config
+    if hasattr(c, "min_length") and hasattr(c, "max_length"):
+        return f" (trained on lengths {c.min_length} to {c.max_length})"
+    return ""
+
+
+def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
+    """Every figure, from the checkpoints and training logs in ``ntm_numpy/pretrained``.
+
+    Writes into ``out_dir``: ``copy_generalisation.png`` (NTM and LSTM), ``copy_heads.png``,
+    ``repeat_copy_heads.png``, ``associative_recall_heads.png``, ``addressing_stages.png``
+    (the copy model's read head in the middle of the output phase), ``memory_over_time.png``
+    (copy) and ``learning_curves.png`` (a panel per task with a training log; N-grams with
+    the Bayes-optimal cost of a fixed batch). Each task is built with the options its model
+    was trained with (the checkpoint's ``train_state``). A figure whose models are missing is
+    skipped with a printed note. Seeds are fixed. Returns the paths written.
+    """
+    out = Path(out_dir)
+    written: list[Path] = []
+    loaded = {name: _load_pretrained(name) for name in ("copy", "lstm_copy")}
+
+    def write(fig: Figure, filename: str) -> None:
+        written.append(save(fig, out / filename))
+
+    # copy: generalisation, heads, addressing, memory
+    copy_models = {
+        label: entry
+        for label, entry in (("NTM", loaded["copy"]), ("LSTM", loaded["lstm_copy"]))
+        if entry is not None
+    }
+    if copy_models:
+        task = next(iter(copy_models.values()))[1]
+        models = {label: model for label, (model, _) in copy_models.items()}
+        title = f"Copy: targets and outputs by sequence length{_trained_range(task)}"
+        write(
+            copy_generalisation(models, task, (10, 20, 30, 50, 120), 0, title=title),
+            "copy_generalisation.png",
+        )
+    else:
+        _note("skipped copy_generalisation.png: neither 'copy' nor 'lstm_copy' is there")
+    if loaded["copy"] is not None:
+        model, task = loaded["copy"]
+        length = min(20, getattr(task.config, "max_length", 20))
+        batch = _sample(task, length=length)
+        write(head_heatmaps(model, batch, f"Copy, length {length}"), "copy_heads.png")
+        scored = _scored_steps(batch.mask, 0)
+        middle = int(scored[len(scored) // 2]) if scored.size else batch.num_steps // 2
+        write(
+            addressing_stages(model, batch, middle, head="read", title="Copy, output phase"),
+            "addressing_stages.png",
+        )
+        write(
+            memory_over_time(model, batch, title=f"Copy, length {length}: memory"),
+            "memory_over_time.png",
+        )
+    else:
+        _note("skipped copy_heads.png, addressing_stages.png, memory_over_time.png: no 'copy'")
+
+    # repeat copy and associative recall: heads
+    for name, filename in (
+        ("repeat_copy", "repeat_copy_heads.png"),
+        ("associative_recall", "associative_recall_heads.png"),
+    ):
+        entry = _load_pretrained(name)
+        if entry is None:
+            _note(f"skipped {filename}")
+            continue
+        model, task = entry
+        c = task.config
+        if name == "repeat_copy":
+            length, repeats = min(5, c.max_length), min(5, c.max_repeats)
+            batch = _sample(task, length=length, repeats=repeats)
+            heading = f"Repeat copy, length {length}, {repeats} repeats"
+        else:
+            items = min(6, c.max_items)
+            batch = _sample(task, length=items)
+            heading = f"Associative recall, {items} items"
+        write(head_heatmaps(model, batch, heading), filename)
+
+    # learning curves: a panel per task with a log
+    panels = []
+    for name in TASK_NAMES:
+        runs = {
+            label: rows
+            for label, rows in (
+                ("NTM", _load_metrics(name)),
+                ("LSTM", _load_metrics(f"lstm_{name}")),
+            )
+            if rows
+        }
+        if runs:
+            panels.append((name, runs))
+    if panels:
+        cols = min(3, len(panels))
+        rows = math.ceil(len(panels) / cols)
+        fig = _figure(5.2 * cols, 3.9 * rows + 0.5)
+        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+        for ax, (name, runs) in zip(axes, panels, strict=False):
+            reference = _ngrams_reference() if name == "ngrams" else None
+            _draw_curves(ax, runs, TASK_TITLES[name], reference)
+        for ax in axes[len(panels) :]:
+            fig.delaxes(ax)
+        fig.suptitle("Learning curves: cost per sequence against sequences seen", fontsize=13)
+        write(fig, "learning_curves.png")
+    else:
+        _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
+    return written
+
+
+def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The Bayes-optimal cost of the N-grams task the model was trained on, on a fixed batch."""
+    entry = _load_pretrained("ngrams", quiet=True) or _load_pretrained("lstm_ngrams", quiet=True)
+    task = entry[1] if entry is not None else make_task("ngrams")
+    batch = task.sample(batch_size=sequences, rng=np.random.default_rng(seed))
+    c = task.config
+    return {"Bayes-optimal": optimal_cost(batch, order=c.order, beta_prior=c.beta_prior)}
+
+
+__all__ = [
+    "addressing_stages",
+    "all_figures",
+    "copy_generalisation",
+    "demo_figures",
+    "head_heatmaps",
+    "learning_curves",
+    "memory_over_time",
+    "save",
+]
