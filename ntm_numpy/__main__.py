@@ -175,6 +175,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--eval-every", type=_positive_int, default=d.eval_every)
     train.add_argument("--eval-sequences", type=_positive_int, default=d.eval_sequences)
+    train.add_argument(
+        "--max-minutes",
+        type=_positive_float,
+        default=None,
+        help="stop, with a checkpoint, after this many minutes of training",
+    )
     train.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every)
     train.add_argument(
         "--target-bit-errors",
@@ -183,9 +189,10 @@ def _parser() -> argparse.ArgumentParser:
         help="stop once the evaluation bit errors per sequence fall below this",
     )
     train.add_argument(
-        "--curriculum",
-        action="store_true",
-        help="start with short sequences; lengthen as the model learns",
+        "--no-curriculum",
+        dest="curriculum",
+        action="store_false",
+        help="train on the full length range from the start (default: a length curriculum)",
     )
     train.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
@@ -223,6 +230,16 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--ops-only", action="store_true", help="skip the whole-model checks")
 
+    export = sub.add_parser(
+        "export",
+        help="ship a run as a pretrained model",
+        description="Copy a run's checkpoint (float32, without optimizer state) and training "
+        "log into ntm_numpy/pretrained/ as NAME.npz and NAME.metrics.jsonl.",
+    )
+    export.add_argument("run_dir", help="a run directory holding checkpoint.npz")
+    export.add_argument("name", help="the pretrained name, e.g. copy or lstm_copy")
+    export.add_argument("--dest", default=None, help="another destination directory")
+
     fig = sub.add_parser(
         "figures",
         help="regenerate every PNG in figures/ from the pretrained models",
@@ -245,8 +262,6 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     model_options = _model_options(args)
-    if args.model == "ntm":  # the demo's NTM, with what the command line changes
-        model_options = {**TrainConfig().model_options, **model_options}
     optimizer_options = {"lr": args.lr}
     if args.momentum is not None:
         optimizer_options["momentum"] = args.momentum
@@ -267,6 +282,7 @@ def cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         target_bit_errors=args.target_bit_errors,
         curriculum=args.curriculum,
+        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         device=args.device,
     )
     out = Path(args.out or Path("runs") / args.task)
@@ -392,6 +408,16 @@ def _demo_figures(model, out: Path) -> None:
         print(f"figure: {p}")
 
 
+def cmd_export(args) -> int:
+    from .checkpoint import PRETRAINED_DIR, export_pretrained
+
+    if not args.name.replace("_", "").isalnum():
+        raise UsageError(f"name must be letters, digits and underscores, got {args.name!r}")
+    path = export_pretrained(args.run_dir, args.name, args.dest or PRETRAINED_DIR)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
 def cmd_figures(args) -> int:
     from . import viz
 
@@ -413,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "gradcheck": cmd_gradcheck,
         "figures": cmd_figures,
+        "export": cmd_export,
     }[args.command]
     try:
         return command(args)

@@ -114,7 +114,10 @@ def read(path: str | os.PathLike) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
+        with loaded as archive:
             contents = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         raise CheckpointError(
@@ -172,6 +175,30 @@ def read(path: str | os.PathLike) -> Checkpoint:
 def load(path: str | os.PathLike):
     """The model saved at ``path`` (an ``NTM`` or an ``LSTMModel``), on the CPU."""
     return read(path).model
+
+
+def export_pretrained(
+    run_dir: str | os.PathLike, name: str, dest_dir: str | os.PathLike = PRETRAINED_DIR
+) -> Path:
+    """Ship a run: ``<dest_dir>/<name>.npz`` (float32 parameters, config and the run's train
+    state, no optimizer state) and ``<name>.metrics.jsonl``, its training log."""
+    run_dir, dest_dir = Path(run_dir), Path(dest_dir)
+    checkpoint = read(run_dir / "checkpoint.npz")
+    model = checkpoint.model
+    if model.config.dtype != "float32":  # a pretrained file is for looking at, and small
+        model = build_model(model_type_of(model), {**model.config.to_dict(), "dtype": "float32"})
+        model.params = {k: v.astype("float32") for k, v in checkpoint.model.params.items()}
+    path = save(
+        dest_dir / f"{name}.npz", model, train_state=checkpoint.train_state, source=str(run_dir)
+    )
+    metrics = run_dir / "metrics.jsonl"
+    if metrics.exists():
+        target = dest_dir / f"{name}.metrics.jsonl"
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(metrics.read_bytes())
+        os.replace(tmp, target)
+    return path
 
 
 def pretrained_names() -> list[str]:

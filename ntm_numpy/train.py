@@ -41,8 +41,13 @@ MODEL_TYPES = ("ntm", "lstm")
 # The demo's NTM: the paper's copy configuration (memory 128 x 20, controller of 100 units, one
 # read and one write head), with the choices that converged fastest here (README, "Speed"):
 # a feed-forward controller and float32.
-DEMO_MODEL = {"memory_size": 128, "memory_dim": 20, "controller_size": 100,
-              "controller": "feedforward", "dtype": "float32"}
+DEMO_MODEL = {
+    "memory_size": 128,
+    "memory_dim": 20,
+    "controller_size": 100,
+    "controller": "feedforward",
+    "dtype": "float32",
+}
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,7 +61,7 @@ class TrainConfig:
     task: str = "copy"
     task_options: dict = field(default_factory=dict)  # e.g. {"max_length": 20}
     model: str = "ntm"  # "ntm" or "lstm"
-    model_options: dict = field(default_factory=lambda: dict(DEMO_MODEL))  # NTMConfig keywords
+    model_options: dict = field(default_factory=dict)  # NTM: on top of DEMO_MODEL
     optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
     optimizer_options: dict = field(default_factory=lambda: {"lr": 3e-3})
     batch_size: int = 16
@@ -68,6 +73,7 @@ class TrainConfig:
     eval_sequences: int = 1000  # fresh sequences per evaluation
     eval_batch_size: int = 50
     target_bit_errors: float | None = None  # stop once evaluation bit errors fall below this
+    max_seconds: float | None = None  # stop (with a checkpoint) after this much training time
     checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
     log_every: int = 10  # steps between reading the loss back (progress, NaN check)
     curriculum: bool = True  # grow the longest training length as the model learns
@@ -93,7 +99,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("clip_norm", "clip_value", "target_bit_errors"):
+        for name in ("clip_norm", "clip_value", "target_bit_errors", "max_seconds"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
@@ -118,10 +124,12 @@ class TrainResult:
 def build(config: TrainConfig):
     """(task, model, optimizer) for a config: the model sized to the task's inputs and outputs."""
     task = make_task(config.task, **config.task_options)
+    defaults = DEMO_MODEL if config.model == "ntm" else {}
     options = {
         "input_size": task.input_size,
         "output_size": task.output_size,
         "seed": config.seed,
+        **defaults,
         **config.model_options,
     }
     model = build_model(config.model, options)
@@ -214,6 +222,15 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _resumable(config: dict | None) -> dict | None:
+    """What a resumed run must share with the one it continues: all but its length in steps
+    and time, so that a finished run can be trained further."""
+    if config is None:
+        return None
+    config = json.loads(json.dumps(config))
+    return {k: v for k, v in config.items() if k not in ("steps", "max_seconds")}
+
+
 class _StopOnInterrupt:
     """Turns the first Ctrl-C into a request to stop at the end of the current step (so the
     checkpoint is consistent); a second Ctrl-C interrupts at once."""
@@ -256,16 +273,20 @@ def train(
     rng = np.random.default_rng(config.seed)
     step, sequences, seconds, max_length = 0, 0, 0.0, None
     history: list[dict] = []
+    recent_costs: list[float] = []  # training losses since the last evaluation
     length_option = _length_option(task)
     if config.curriculum and length_option:
-        max_length = min(config.curriculum_start, getattr(task.config, length_option))
+        shortest = getattr(task.config, length_option.replace("max_", "min_"))
+        max_length = max(
+            shortest, min(config.curriculum_start, getattr(task.config, length_option))
+        )
 
     if resume:
         if checkpoint_path is None or not checkpoint_path.exists():
             raise CheckpointError(f"{checkpoint_path}: nothing to resume from")
         saved = read(checkpoint_path)
         state = saved.train_state or {}
-        if state.get("config") != json.loads(json.dumps(config.to_dict())):
+        if _resumable(state.get("config")) != _resumable(config.to_dict()):
             raise ValueError(
                 f"{checkpoint_path}: was written by a run with another config; "
                 "resume it with the same options, or start a new out_dir"
@@ -278,6 +299,7 @@ def train(
         rng.bit_generator.state = state["rng"]
         step, sequences, seconds = state["step"], state["sequences"], state["seconds"]
         max_length = state.get("max_length")
+        recent_costs[:] = state.get("recent_costs", [])
         if metrics_path.exists():
             history = [r for r in read_metrics(metrics_path) if r["step"] <= step]
             _write_jsonl_atomic(metrics_path, history)
@@ -297,13 +319,13 @@ def train(
             "sequences": sequences,
             "seconds": seconds,
             "max_length": max_length,
+            "recent_costs": list(recent_costs),
         }
         save(checkpoint_path, model, optimizer=optimizer, train_state=train_state)
 
     progress = Progress(config.steps, enabled=verbose)
     current_task = train_task()
     pending: list[tuple[Any, Any]] = []  # (loss, grad norm) on the device, since the last log
-    recent_costs: list[float] = []
     last_errors = history[-1]["bit_errors"] if history else None
     converged = interrupted = False
     started = time.perf_counter() - seconds
@@ -396,6 +418,12 @@ def train(
                     and (max_length is None or max_length == getattr(task.config, length_option))
                 ):
                     converged = True
+            out_of_time = (
+                config.max_seconds is not None
+                and time.perf_counter() - started > config.max_seconds
+            )
+            if out_of_time:
+                break
             if step % config.checkpoint_every == 0 or converged:
                 flush_pending()
                 seconds = time.perf_counter() - started

@@ -746,8 +746,7 @@ def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
         ("associative_recall", "associative_recall_heads.png"),
     ):
         entry = _load_pretrained(name)
-        if entry is None:
-            _note(f"skipped {filename}")
+        if entry is None:  # _load_pretrained has said why
             continue
         model, task = entry
         c = task.config
@@ -777,14 +776,14 @@ def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
     if panels:
         cols = min(3, len(panels))
         rows = math.ceil(len(panels) / cols)
-        fig = _figure(5.2 * cols, 3.9 * rows + 0.5)
+        fig = _figure(max(7.5, 5.2 * cols), 3.9 * rows + 0.5)
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
         for ax, (name, runs) in zip(axes, panels, strict=False):
             reference = _ngrams_reference() if name == "ngrams" else None
             _draw_curves(ax, runs, TASK_TITLES[name], reference)
         for ax in axes[len(panels) :]:
             fig.delaxes(ax)
-        fig.suptitle("Learning curves: cost per sequence against sequences seen", fontsize=13)
+        fig.suptitle("Learning curves (evaluation cost on fresh sequences)", fontsize=13)
         write(fig, "learning_curves.png")
     else:
         _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
