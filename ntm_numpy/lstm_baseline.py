@@ -33,17 +33,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from . import backend
 from .ops.linear import linear_input_grad, linear_param_grads
-from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
 from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
+from .sequence_model import SequenceModel, positive_int
 
 DTYPES = ("float32", "float64")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +53,9 @@ class LSTMConfig:
 
     def __post_init__(self) -> None:
         for name in ("input_size", "hidden_size", "num_layers"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.output_size is not None:
-            _positive_int("output_size", self.output_size)
+            positive_int("output_size", self.output_size)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -132,7 +126,7 @@ class LSTMForwardCache:
         return self.layers[-1].hidden[1:]
 
 
-class LSTMModel:
+class LSTMModel(SequenceModel):
     """A stack of LSTM layers and an affine output layer.
 
     >>> model = LSTMModel(input_size=9, output_size=8, hidden_size=256, num_layers=3)
@@ -160,26 +154,6 @@ class LSTMModel:
         self.config = config
         self.params = init_lstm_params(config)
 
-    # --- conveniences ----------------------------------------------------------------------
-
-    @property
-    def xp(self):
-        """The array module the parameters live in (numpy or cupy)."""
-        return backend.array_module(self.params["output.W"])
-
-    @property
-    def device(self) -> str:
-        return backend.device_of(self.params["output.W"])
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(int(p.size) for p in self.params.values())
-
-    def to(self, device: str) -> LSTMModel:
-        """Move the parameters to ``"cpu"``/``"numpy"`` or ``"gpu"``/``"cupy"``; returns self."""
-        self.params = {k: backend.to_device(v, device) for k, v in self.params.items()}
-        return self
-
     def __repr__(self) -> str:
         c = self.config
         return (
@@ -188,50 +162,11 @@ class LSTMModel:
             f"parameters={self.num_parameters})"
         )
 
-    def save(self, path, **extra) -> None:
-        """Write params + config (+ ``optimizer=``, ``train_state=`` ...) to ``path`` (.npz)."""
-        from .checkpoint import save
-
-        save(path, self, **extra)
-
-    # --- input checks ----------------------------------------------------------------------
-
-    def _as_model_array(self, value, name: str, shape: tuple) -> Any:
-        """``value`` as an array of the model's dtype and device, after checking its shape.
-
-        ``shape`` holds the expected sizes: an int, or a letter where any size will do.
-        """
-        expected = "[" + ", ".join(str(s) for s in shape) + "]"
-        if not hasattr(value, "shape") or not hasattr(value, "ndim"):
-            raise ValueError(
-                f"{name} must be an array of shape {expected}, got {type(value).__name__}"
-            )
-        if value.ndim != len(shape) or any(
-            isinstance(e, int) and e != s for e, s in zip(shape, value.shape, strict=True)
-        ):
-            raise ValueError(f"{name} must have shape {expected}, got {tuple(value.shape)}")
-        if value.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
-        xp = self.xp
-        if backend.array_module(value) is not xp:
-            value = backend.to_device(value, self.device)
-        return xp.asarray(value, dtype=self.config.dtype)
-
-    def _check_sequence(self, x):
-        return self._as_model_array(x, "x", ("T", "B", self.config.input_size))
-
-    def _check_targets(self, x, y, mask):
-        T, B, _ = x.shape
-        y = self._as_model_array(y, "y", (T, B, self.config.outputs))
-        if mask is None:
-            return y, self.xp.ones((T, B), dtype=x.dtype)
-        return y, self._as_model_array(mask, "mask", (T, B))
-
     # --- the initial state -----------------------------------------------------------------
 
     def initial_state(self, batch_size: int) -> LSTMState:
         """The state before the first step, for ``step``: h = c = 0, [L, B, H] each."""
-        _positive_int("batch_size", batch_size)
+        positive_int("batch_size", batch_size)
         c = self.config
         zeros = self.xp.zeros((c.num_layers, batch_size, c.hidden_size), dtype=c.dtype)
         return LSTMState(h=zeros, c=zeros)
@@ -341,25 +276,6 @@ class LSTMModel:
             if layer > 0:  # x needs no gradient
                 dabove = linear_input_grad(dz_all, W_in)  # [T, B, H] to the layer below
         return {k: grads[k] for k in p}
-
-    # --- the loss --------------------------------------------------------------------------
-
-    def loss(self, x, y, mask=None):
-        """Cost in bits per sequence (a 0-d array), keeping no caches.  Shapes as below."""
-        x = self._check_sequence(x)
-        y, mask = self._check_targets(x, y, mask)
-        return sigmoid_cross_entropy_forward(self.forward(x, keep_cache=False)[0], y, mask)[0]
-
-    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
-        """Cost in bits per sequence (a 0-d array) and its gradients.
-
-        Shapes: x [T, B, input_size], y [T, B, output_size], mask [T, B] (None: every step).
-        """
-        x = self._check_sequence(x)
-        y, mask = self._check_targets(x, y, mask)
-        logits, cache = self.forward(x)
-        loss, loss_cache = sigmoid_cross_entropy_forward(logits, y, mask)
-        return loss, self.backward(sigmoid_cross_entropy_backward(1.0, loss_cache), cache)
 
 
 __all__ = [

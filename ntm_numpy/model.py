@@ -43,7 +43,6 @@ from .ops.addressing import (
     address_stages,
 )
 from .ops.linear import linear_input_grad, linear_param_grads
-from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
 from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
 from .ops.memory import (
     ReadCache,
@@ -53,15 +52,11 @@ from .ops.memory import (
     write_backward,
     write_forward,
 )
+from .sequence_model import SequenceModel, positive_int
 
 CONTROLLERS = ("lstm", "feedforward")
 MEMORY_INITS = ("constant", "learned", "random")
 DTYPES = ("float32", "float64")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -91,10 +86,10 @@ class NTMConfig:
             "num_heads",
             "shift_range",
         ):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         for name in ("output_size", "num_read_heads", "num_write_heads"):
             if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
+                positive_int(name, getattr(self, name))
         for name in (
             "input_size",
             "output_size",
@@ -243,7 +238,7 @@ class ForwardCache:
         )
 
 
-class NTM:
+class NTM(SequenceModel):
     """A Neural Turing Machine.
 
     >>> model = NTM(input_size=9, output_size=8, memory_size=128, memory_dim=20,
@@ -277,27 +272,14 @@ class NTM:
         self.params = init_params(config)
         self.fixed_memory = fixed_initial_memory(config)  # None where memory is learned
 
-    # --- conveniences ----------------------------------------------------------------------
-
-    @property
-    def xp(self):
-        """The array module the parameters live in (numpy or cupy)."""
-        return backend.array_module(self.params["output.W"])
-
-    @property
-    def device(self) -> str:
-        return backend.device_of(self.params["output.W"])
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(int(p.size) for p in self.params.values())
-
     def to(self, device: str) -> NTM:
-        """Move the parameters to ``"cpu"``/``"numpy"`` or ``"gpu"``/``"cupy"``; returns self."""
-        self.params = {k: backend.to_device(v, device) for k, v in self.params.items()}
-        if self.fixed_memory is not None:
-            self.fixed_memory = backend.to_device(self.fixed_memory, device)
+        """Move the parameters (and a fixed initial memory) to ``device``; returns self."""
+        memory = None if self.fixed_memory is None else backend.to_device(self.fixed_memory, device)
+        super().to(device)
+        self.fixed_memory = memory
         return self
+
+    # --- conveniences ----------------------------------------------------------------------
 
     def __repr__(self) -> str:
         c = self.config
@@ -308,50 +290,11 @@ class NTM:
             f"parameters={self.num_parameters})"
         )
 
-    def save(self, path, **extra) -> None:
-        """Write params + config (+ ``optimizer=``, ``train_state=`` ...) to ``path`` (.npz)."""
-        from .checkpoint import save
-
-        save(path, self, **extra)
-
-    # --- input checks ----------------------------------------------------------------------
-
-    def _as_model_array(self, value, name: str, shape: tuple) -> Any:
-        """``value`` as an array of the model's dtype and device, after checking its shape.
-
-        ``shape`` holds the expected sizes, None where any size will do.
-        """
-        if not hasattr(value, "shape") or not hasattr(value, "ndim"):
-            raise ValueError(
-                f"{name} must be an array of shape {_shape_text(shape)}, got {type(value).__name__}"
-            )
-        if value.ndim != len(shape) or any(
-            e is not None and e != s for e, s in zip(shape, value.shape, strict=True)
-        ):
-            raise ValueError(
-                f"{name} must have shape {_shape_text(shape)}, got {tuple(value.shape)}"
-            )
-        if value.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
-        xp = self.xp
-        if backend.array_module(value) is not xp:
-            value = backend.to_device(value, self.device)
-        return xp.asarray(value, dtype=self.config.dtype)
-
-    def _check_sequence(self, x):
-        x = self._as_model_array(x, "x", (None, None, self.config.input_size))
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(
-                f"x must hold at least one step of at least one sequence "
-                f"(T >= 1, B >= 1), got shape {tuple(x.shape)}"
-            )
-        return x
-
     # --- the initial state -----------------------------------------------------------------
 
     def initial_state(self, batch_size: int) -> NTMState:
         """The state before the first step, for ``step``: learned r_0 and w_0, M_0, zero h, c."""
-        _positive_int("batch_size", batch_size)
+        positive_int("batch_size", batch_size)
         return self._initial_state(batch_size)[0]
 
     def _initial_state(self, batch_size: int) -> tuple[NTMState, InitCache]:
@@ -445,7 +388,7 @@ class NTM:
 
         ``state=None`` starts from ``initial_state``. Returns the logits and the new state.
         """
-        x_t = self._as_model_array(x_t, "x_t", (None, self.config.input_size))
+        x_t = self._as_model_array(x_t, "x_t", ("B", self.config.input_size))
         B = x_t.shape[0]
         if B == 0:
             raise ValueError(f"x_t must hold at least one sequence (B >= 1), got shape {x_t.shape}")
@@ -533,35 +476,6 @@ class NTM:
         if "init.memory" in p:
             grads["init.memory"] = dmemory.sum(axis=0)
         return {k: grads[k] for k in p}
-
-    def _check_targets(self, x, y, mask):
-        T, B, _ = x.shape
-        y = self._as_model_array(y, "y", (T, B, self.config.outputs))
-        if mask is None:
-            return y, self.xp.ones((T, B), dtype=x.dtype)
-        return y, self._as_model_array(mask, "mask", (T, B))
-
-    def loss(self, x, y, mask=None):
-        """Cost in bits per sequence (a 0-d array), keeping no caches.  Shapes as below."""
-        x = self._check_sequence(x)
-        y, mask = self._check_targets(x, y, mask)
-        return sigmoid_cross_entropy_forward(self.forward(x, keep_cache=False)[0], y, mask)[0]
-
-    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
-        """Cost in bits per sequence (a 0-d array) and its gradients.
-
-        Shapes: x [T, B, input_size], y [T, B, output_size], mask [T, B] (None: every step).
-        """
-        x = self._check_sequence(x)
-        y, mask = self._check_targets(x, y, mask)
-        logits, cache = self.forward(x)
-        loss, loss_cache = sigmoid_cross_entropy_forward(logits, y, mask)
-        return loss, self.backward(sigmoid_cross_entropy_backward(1.0, loss_cache), cache)
-
-
-def _shape_text(shape: tuple) -> str:
-    names = iter("TBK")
-    return "[" + ", ".join(str(s) if s is not None else next(names) for s in shape) + "]"
 
 
 __all__ = [

@@ -131,7 +131,6 @@ def _used_rows(strength: np.ndarray, threshold: float, margin: int) -> tuple[int
 
 
 def _heatmap(
-    fig: Figure,
     ax: Any,
     data: np.ndarray,
     *,
@@ -140,7 +139,6 @@ def _heatmap(
     cmap: Any,
     vmin: float,
     vmax: float,
-    colorbar: str | None = None,
     rows: tuple[int, int] | None = None,
     xlabel: str | None = "time step",
 ) -> Any:
@@ -163,11 +161,14 @@ def _heatmap(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.tick_params(labelsize=8)
-    if colorbar is not None:
-        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.01)
-        bar.set_label(colorbar, fontsize=8)
-        bar.ax.tick_params(labelsize=7)
     return image
+
+
+def _colorbar(fig: Figure, image: Any, axes: list, label: str, size: float = 0.05) -> None:
+    """One colour bar for ``axes`` (which share ``image``'s scale), to their right."""
+    bar = fig.colorbar(image, ax=axes, fraction=size / len(axes), pad=0.01, aspect=15)
+    bar.set_label(label, fontsize=9)
+    bar.ax.tick_params(labelsize=8)
 
 
 def _phase_lines(ax: Any, mask_row: np.ndarray) -> None:
@@ -236,7 +237,6 @@ def copy_generalisation(
         ]
         for i, (name, data, panel_title) in enumerate(panels):
             image = _heatmap(
-                fig,
                 axes[i, j],
                 data,
                 title=panel_title,
@@ -246,8 +246,9 @@ def copy_generalisation(
                 vmax=1.0,
                 xlabel="output step" if i == rows - 1 else None,
             )
-    bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
-    bar.set_label("bit (target) / σ(y) (output)", fontsize=9)
+            # a column shares its time axis, a row its bits: label them once
+            axes[i, j].tick_params(labelbottom=i == rows - 1, labelleft=j == 0)
+    _colorbar(fig, image, axes.ravel().tolist(), "bit (target) / σ(y) (output)", size=0.25)
     if title is None:
         title = f"Copy at lengths {', '.join(map(str, lengths))} (seed {seed})"
     fig.suptitle(title, fontsize=12)
@@ -275,7 +276,7 @@ def head_heatmaps(
     that either weighting puts more than 0.01 on at some step, plus two rows either side; the
     axis label says which rows are shown. Dashed lines mark where scoring starts and stops.
 
-    Axes: 7 panels, each with its colour bar (14).
+    Axes: 7 panels and 4 colour bars (bits, adds, reads, weightings): 11.
     """
     probs, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
@@ -298,7 +299,7 @@ def head_heatmaps(
         first, last = _used_rows(np.maximum(w_write, w_read).max(axis=1), 0.01, margin=2)
     location = "memory location"
     if (first, last) != (0, n - 1):
-        location = f"memory location\n(rows {first}-{last} of {n}, where weights > 0.01)"
+        location = f"memory location\n(rows {first}-{last} of {n}; the rest stay below 0.01)"
     w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
     w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
     read_limit = _symmetric_limit(reads)
@@ -306,10 +307,9 @@ def head_heatmaps(
     fig = _figure(14.0, 10.0)
     grid = fig.add_gridspec(3, 6, height_ratios=[1.0, 1.0, 2.0])
 
-    def panel(cell, data, panel_title, ylabel, cmap, limits, label, rows=None) -> None:
+    def panel(cell, data, panel_title, ylabel, cmap, limits, rows=None):
         ax = fig.add_subplot(cell)
-        _heatmap(
-            fig,
+        image = _heatmap(
             ax,
             data,
             title=panel_title,
@@ -317,55 +317,57 @@ def head_heatmaps(
             cmap=cmap,
             vmin=limits[0],
             vmax=limits[1],
-            colorbar=label,
             rows=rows,
         )
         _phase_lines(ax, mask_row)
+        return ax, image
 
     bits = (0.0, 1.0)
-    panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits, "value")
-    panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits, "bit")
-    panel(
-        grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits, "σ(y)"
-    )
-    panel(
+    top = [
+        panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits),
+        panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits),
+        panel(grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits),
+    ]
+    _colorbar(fig, top[-1][1], [ax for ax, _ in top], "bit / σ(y)")
+    ax, image = panel(
         grid[1, 0:3],
         adds,
         f"add vectors $a_t$, write head {head}",
         "element of $a_t$",
         SIGNED_CMAP,
         (-1.0, 1.0),
-        "$a$",
     )
-    panel(
+    _colorbar(fig, image, [ax], "$a$")
+    ax, image = panel(
         grid[1, 3:6],
         reads,
         f"read vectors $r_t$, read head {head}",
         "element of $r_t$",
         SIGNED_CMAP,
         (-read_limit, read_limit),
-        "$r$",
     )
-    panel(
-        grid[2, 0:3],
-        w_write,
-        f"write weightings, write head {head}",
-        location,
-        WEIGHTS_CMAP,
-        (0.0, w_max),
-        "weight",
-        (first, last),
-    )
-    panel(
-        grid[2, 3:6],
-        w_read,
-        f"read weightings, read head {head}",
-        location,
-        WEIGHTS_CMAP,
-        (0.0, w_max),
-        "weight",
-        (first, last),
-    )
+    _colorbar(fig, image, [ax], "$r$")
+    weights = [
+        panel(
+            grid[2, 0:3],
+            w_write,
+            f"write weightings, write head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            (first, last),
+        ),
+        panel(
+            grid[2, 3:6],
+            w_read,
+            f"read weightings, read head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            (first, last),
+        ),
+    ]
+    _colorbar(fig, weights[-1][1], [ax for ax, _ in weights], "weight")
     fig.suptitle(f"{title} (sequence {row}, {batch.num_steps} steps)", fontsize=13)
     return fig
 
@@ -503,8 +505,7 @@ def memory_over_time(
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.tick_params(labelsize=8)
     axes[0].set_ylabel(ylabel, fontsize=9)
-    bar = fig.colorbar(image, ax=list(axes), fraction=0.04, pad=0.02)
-    bar.set_label("memory value", fontsize=9)
+    _colorbar(fig, image, list(axes), "memory value", size=0.25)
     fig.suptitle(f"{title} (sequence {row}, {total} steps)", fontsize=12)
     return fig
 
@@ -653,6 +654,14 @@ def _load_pretrained(name: str, *, quiet: bool = False) -> tuple[Any, Any] | Non
     except ValueError as error:
         _note(f"skipped {name!r}: cannot build its task: {error}")
         return None
+    expected_task = name.removeprefix("lstm_")
+    expected_type = "lstm" if name.startswith("lstm_") else "ntm"
+    if task.name != expected_task or getattr(model, "model_type", None) != expected_type:
+        _note(
+            f"skipped {name!r}: expected an {expected_type.upper()} for task {expected_task!r}, "
+            f"found {type(model).__name__} for task {task.name!r}"
+        )
+        return None
     if (task.input_size, task.output_size) != (model.config.input_size, model.config.outputs):
         _note(
             f"skipped {name!r}: the model's sizes ({model.config.input_size} in, "
@@ -714,7 +723,12 @@ def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
     }
     if copy_models:
         task = next(iter(copy_models.values()))[1]
-        models = {label: model for label, (model, _) in copy_models.items()}
+        models = {}
+        for label, (model, model_task) in copy_models.items():
+            if model_task.config.bits == task.config.bits:
+                models[label] = model
+            else:
+                _note(f"left the {label} out of copy_generalisation.png: it copies other bits")
         title = f"Copy: targets and outputs by sequence length{_trained_range(task)}"
         write(
             copy_generalisation(models, task, (10, 20, 30, 50, 120), 0, title=title),

@@ -20,7 +20,10 @@ from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
 PACKAGE = Path(__file__).resolve().parents[1] / "ntm_numpy"
 COMPUTE_MODULES = sorted(
     [*(PACKAGE / "ops").glob("*.py")]
-    + [PACKAGE / name for name in ("heads.py", "model.py", "lstm_baseline.py", "optim.py")]
+    + [
+        PACKAGE / name
+        for name in ("heads.py", "model.py", "lstm_baseline.py", "optim.py", "sequence_model.py")
+    ]
 )
 
 
