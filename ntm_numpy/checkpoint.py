@@ -198,6 +198,7 @@ def export_pretrained(
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
         with os.fdopen(fd, "wb") as f:
             f.write(metrics.read_bytes())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     return path
 
