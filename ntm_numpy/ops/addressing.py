@@ -125,15 +125,13 @@ def interpolate_backward(dw, cache: InterpolateCache):
 
 
 @lru_cache(maxsize=64)
-def _shift_indices(xp, N: int, S: int, sign: int):
-    """[N, 2S+1] integer table: entry (i, k) = (i - sign * (k - S)) mod N."""
-    rows = xp.arange(N)[:, None]
-    offsets = xp.arange(-S, S + 1)[None, :]
-    return (rows - sign * offsets) % N
+def _circular_padding(xp, N: int, S: int):
+    """Indices (m - S) mod N for m = 0 .. N + 2S - 1: a row of N, wrapped S wide each side."""
+    return xp.arange(-S, N + S) % N
 
 
 class ShiftCache(NamedTuple):
-    windows: object  # [B, H, N, 2S+1]   windows[..., i, k] = w_g[(i - (k - S)) mod N]
+    padded: object  # [B, H, N + 2S]   padded[..., m] = w_g[(m - S) mod N]
     shift: object  # [B, H, 2S+1]
 
 
@@ -141,30 +139,43 @@ def shift_forward(w_gated, shift):
     """Circular convolution  w~_i = sum_{j=-S..S} w_g[(i - j) mod N] * s_j.
 
     s[..., S + j] is the weight of a shift by j rows: all of s on j = +1 moves the focus one row
-    forward. Gathering every row's window of 2S+1 neighbours turns the convolution into one
-    batched matrix-vector product.
+    forward. With w_g padded circularly by S on each side, p_m = w_g[(m - S) mod N], every
+    shift is a slice:  w_g[(i - j) mod N] = p[i + S - j],  so
+
+        w~ = sum_{k=0..2S} s_k p[2S - k : 2S - k + N]        (k = j + S)
+
+    a loop over the 2S+1 shifts, each over every batch row and head at once.
 
     Shapes: w_gated [B, H, N], shift [B, H, 2S+1] -> w~ [B, H, N].
     """
     xp = array_module(w_gated)
-    N, S = w_gated.shape[-1], (shift.shape[-1] - 1) // 2
-    windows = w_gated[..., _shift_indices(xp, N, S, +1)]  # [B, H, N, 2S+1]
-    shifted = (windows @ shift[..., None])[..., 0]
-    return shifted, ShiftCache(windows, shift)
+    N, K = w_gated.shape[-1], shift.shape[-1]
+    S = (K - 1) // 2
+    padded = w_gated[..., _circular_padding(xp, N, S)]
+    shifted = shift[..., :1] * padded[..., 2 * S : 2 * S + N]
+    for k in range(1, K):
+        shifted += shift[..., k : k + 1] * padded[..., 2 * S - k : 2 * S - k + N]
+    return shifted, ShiftCache(padded, shift)
 
 
 def shift_backward(dw, cache: ShiftCache):
     """(dw_g, ds) from dL/dw~ [B, H, N].
 
-    ds_j    = sum_i dw~_i w_g[(i - j) mod N]          the windows, dotted with dw~
-    dw_g,m  = sum_j s_j dw~[(m + j) mod N]            the adjoint: a correlation, which is
-                                                      the same gather with the offsets negated
+    ds_k    = sum_i dw~_i p[i + 2S - k]                  the slice that s_k scaled
+    dw_g,m  = sum_j s_j dw~[(m + j) mod N]               the adjoint, a correlation:
+            = sum_k s_k q[m + k],   q_m = dw~[(m - S) mod N]   (dw~ padded the same way)
     """
     xp = array_module(dw)
-    windows, shift = cache
-    N, S = dw.shape[-1], (shift.shape[-1] - 1) // 2
-    dshift = (dw[..., None, :] @ windows)[..., 0, :]
-    dw_gated = (dw[..., _shift_indices(xp, N, S, -1)] @ shift[..., None])[..., 0]
+    padded, shift = cache
+    N, K = dw.shape[-1], shift.shape[-1]
+    S = (K - 1) // 2
+    dshift = xp.stack(
+        [(dw * padded[..., 2 * S - k : 2 * S - k + N]).sum(axis=-1) for k in range(K)], axis=-1
+    )
+    padded_dw = dw[..., _circular_padding(xp, N, S)]
+    dw_gated = shift[..., :1] * padded_dw[..., :N]
+    for k in range(1, K):
+        dw_gated += shift[..., k : k + 1] * padded_dw[..., k : k + N]
     return dw_gated, dshift
 
 
@@ -244,10 +255,11 @@ def address_stages(cache: AddressCache):
     """The four weightings (content, gated, shifted, sharpened), each [B, H, N], for plots.
 
     Recovered from a cache: w_g = w_prev + g (w_c - w_prev) is not stored, so it is the middle
-    column of the shift windows.
+    of the shift's circularly padded copy.
     """
     S = (cache.shift.shift.shape[-1] - 1) // 2
+    N = cache.content.w.shape[-1]
     w_content = cache.content.w
-    w_gated = cache.shift.windows[..., S]
+    w_gated = cache.shift.padded[..., S : S + N]
     w_shifted = cache.sharpen.shifted_plus_tiny - SHARPEN_TINY
     return w_content, w_gated, w_shifted, cache.sharpen.w
