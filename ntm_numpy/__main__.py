@@ -311,10 +311,17 @@ def _eval_rows(model, task, lengths, sequences: int, seed: int) -> list[dict]:
 
 def _print_rows(rows: list[dict], header: str) -> None:
     print(header)
-    print(f"{'length':>8}  {'cost (bits/seq)':>16}  {'bit errors/seq':>15}")
+    optimum = "optimal_cost" in rows[0]
+    print(
+        f"{'length':>8}  {'cost (bits/seq)':>16}  {'bit errors/seq':>15}"
+        + (f"  {'optimal cost':>13}" if optimum else "")
+    )
     for r in rows:
         length = "train" if r["length"] is None else r["length"]
-        print(f"{length:>8}  {r['cost']:>16.3f}  {r['bit_errors']:>15.3f}")
+        print(
+            f"{length:>8}  {r['cost']:>16.3f}  {r['bit_errors']:>15.3f}"
+            + (f"  {r['optimal_cost']:>13.3f}" if optimum else "")
+        )
 
 
 def cmd_evaluate(args) -> int:

@@ -147,13 +147,15 @@ def evaluate(
     seed: int = 0,
     length: int | None = None,
 ) -> dict[str, float]:
-    """Cost and bit errors per sequence on ``sequences`` fresh sequences (no caches kept).
+    """Cost and bit errors per sequence on ``sequences`` fresh sequences (no caches kept), and
+    for a task that knows it (n-grams), the optimal predictor's cost on the same sequences.
 
     ``length`` fixes the length parameter of the task (e.g. the copy length); None draws it
     from the task's training range, one length per batch.
     """
     rng = np.random.default_rng(seed)
-    total_cost = total_errors = 0.0
+    total_cost = total_errors = total_optimal = 0.0
+    has_optimum = hasattr(task, "optimal_cost")  # n-grams: the Bayes-optimal predictor's cost
     seen = 0
     while seen < sequences:
         size = min(batch_size, sequences - seen)
@@ -164,8 +166,13 @@ def evaluate(
         cost = sigmoid_cross_entropy_forward(logits, targets.astype(logits.dtype), mask)[0]
         total_cost += float(cost) * size
         total_errors += float(bit_errors(logits, targets, mask)) * size
+        if has_optimum:
+            total_optimal += task.optimal_cost(batch) * size
         seen += size
-    return {"cost": total_cost / sequences, "bit_errors": total_errors / sequences}
+    result = {"cost": total_cost / sequences, "bit_errors": total_errors / sequences}
+    if has_optimum:
+        result["optimal_cost"] = total_optimal / sequences
+    return result
 
 
 def _length_option(task) -> str | None:
