@@ -182,9 +182,14 @@ def export_pretrained(
     run_dir: str | os.PathLike, name: str, dest_dir: str | os.PathLike = PRETRAINED_DIR
 ) -> Path:
     """Ship a run: ``<dest_dir>/<name>.npz`` (float32 parameters, config and the run's train
-    state, no optimizer state) and ``<name>.metrics.jsonl``, its training log."""
+    state, no optimizer state) and ``<name>.metrics.jsonl``, its training log.
+
+    The model shipped is the run's best evaluation (``best.npz``) where the run kept one, else
+    its last checkpoint: training can be unsteady, and the last step need not be the best.
+    """
     run_dir, dest_dir = Path(run_dir), Path(dest_dir)
-    checkpoint = read(run_dir / "checkpoint.npz")
+    best = run_dir / "best.npz"
+    checkpoint = read(best if best.exists() else run_dir / "checkpoint.npz")
     model = checkpoint.model
     if model.config.dtype != "float32":  # a pretrained file is for looking at, and small
         model = build_model(model_type_of(model), {**model.config.to_dict(), "dtype": "float32"})

@@ -3,7 +3,8 @@
 Metrics are the paper's: *cost* is the cross-entropy of the output bits in bits per sequence,
 *bit errors* the number of wrong output bits per sequence after thresholding at 0.5, both on
 fresh sequences and averaged over them. Every evaluation appends one JSON line to
-``<out_dir>/metrics.jsonl``; the checkpoint ``<out_dir>/checkpoint.npz`` holds the parameters,
+``<out_dir>/metrics.jsonl`` (and the model of the best one so far to ``<out_dir>/best.npz``);
+the checkpoint ``<out_dir>/checkpoint.npz`` holds the parameters,
 the optimizer state, the data generator's state, the step and the config, so that ``resume``
 continues exactly where the run stopped: the same batches, the same losses.
 
@@ -316,10 +317,8 @@ def train(
             return task
         return type(task)(replace(task.config, **{length_option: max_length}))
 
-    def checkpoint() -> None:
-        if checkpoint_path is None:
-            return
-        train_state = {
+    def train_state() -> dict[str, Any]:
+        return {
             "config": config.to_dict(),
             "rng": rng.bit_generator.state,
             "step": step,
@@ -328,7 +327,13 @@ def train(
             "max_length": max_length,
             "recent_costs": list(recent_costs),
         }
-        save(checkpoint_path, model, optimizer=optimizer, train_state=train_state)
+
+    def checkpoint() -> None:
+        if checkpoint_path is not None:
+            save(checkpoint_path, model, optimizer=optimizer, train_state=train_state())
+
+    def score(row: dict) -> tuple[float, float]:
+        return (row["bit_errors"], row["cost"])
 
     progress = Progress(config.steps, enabled=verbose)
     current_task = train_task()
@@ -393,6 +398,9 @@ def train(
                     "max_length": max_length,
                 }
                 recent_costs.clear()
+                if out is not None and (not history or score(row) < min(map(score, history))):
+                    # the best evaluation so far: what ``export`` ships
+                    save(out / "best.npz", model, train_state=train_state())
                 history.append(row)
                 last_errors = result["bit_errors"]
                 if metrics_path is not None:

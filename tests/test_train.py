@@ -307,6 +307,33 @@ def test_metrics_one_row_per_evaluation(tmp_path):
     assert saved.optimizer_state["steps"] == 7
 
 
+def test_best_evaluation_is_kept_and_exported(tmp_path):
+    from ntm_numpy.checkpoint import export_pretrained
+
+    config = tiny_config(steps=30, eval_every=5, eval_sequences=40)
+    result = train(config, tmp_path / "run", verbose=False)
+    best_row = min(result.history, key=lambda r: (r["bit_errors"], r["cost"]))
+    best = read(tmp_path / "run" / "best.npz")
+    assert best.train_state["step"] == best_row["step"]
+    task = make_task(config.task, **config.task_options)
+    again = evaluate(
+        best.model,
+        task,
+        sequences=40,
+        batch_size=10,
+        seed=config.seed * 1_000_003 + best_row["step"],
+    )
+    assert again["cost"] == pytest.approx(best_row["cost"], rel=1e-6)
+
+    path = export_pretrained(tmp_path / "run", "tiny", tmp_path / "shipped")
+    shipped = read(path)
+    assert shipped.optimizer_state is None
+    assert shipped.train_state["step"] == best_row["step"]
+    assert (tmp_path / "shipped" / "tiny.metrics.jsonl").read_text() == (
+        tmp_path / "run" / "metrics.jsonl"
+    ).read_text()
+
+
 def test_train_without_out_dir_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = train(tiny_config(steps=5), None, verbose=False)
