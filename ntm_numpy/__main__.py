@@ -399,8 +399,11 @@ def cmd_demo(args) -> int:
     )
     from .tasks import make_task
 
+    trained_on = result.history[-1].get("max_length") or 20 if result.history else 20
     rows = _eval_rows(result.model, make_task("copy"), [10, 20, 30, 50], 200, seed=1)
-    _print_rows(rows, "Generalisation (trained on lengths 1-20; 200 fresh sequences each):")
+    _print_rows(
+        rows, f"Generalisation (trained on lengths 1-{trained_on}; 200 fresh sequences each):"
+    )
     _demo_figures(result.model, out)
     return 130 if result.interrupted else 0
 

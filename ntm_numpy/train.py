@@ -430,8 +430,7 @@ def train(
                 if (
                     config.target_bit_errors is not None
                     and result["bit_errors"] < config.target_bit_errors
-                    and (max_length is None or max_length == getattr(task.config, length_option))
-                ):
+                ):  # judged on the task's full range, however far the curriculum has got
                     converged = True
             out_of_time = (
                 config.max_seconds is not None
