@@ -14,6 +14,7 @@ from ntm_numpy.checkpoint import CheckpointError, load, read, save
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.model import NTM
 from ntm_numpy.optim import Adam, AdamConfig, optimizer_from_state
+from ntm_numpy.tasks import make_task
 
 INPUT, OUTPUT = 4, 3
 
@@ -344,6 +345,22 @@ def test_pretrained_models_load(name):
     model = checkpoint.pretrained(name)
     assert model.model_type in ("ntm", "lstm")
     assert all(np.all(np.isfinite(p)) for p in model.params.values())
+
+
+@pytest.mark.parametrize("name", checkpoint.pretrained_names())
+def test_shipped_model_is_small_float32_with_its_log_and_settings(name):
+    path = checkpoint.PRETRAINED_DIR / f"{name}.npz"
+    assert path.stat().st_size < 2 * 1024 * 1024, f"{path} is over 2 MiB"
+    saved = checkpoint.read(path)
+    assert saved.model.config.dtype == "float32"
+    assert saved.optimizer_state is None  # shipped without the optimizer's state
+    config = saved.train_state["config"]  # the run's settings, for evaluate and the figures
+    task = make_task(config["task"], **config["task_options"])
+    assert (task.input_size, task.output_size) == (
+        saved.model.config.input_size,
+        saved.model.config.outputs,
+    )
+    assert (checkpoint.PRETRAINED_DIR / f"{name}.metrics.jsonl").exists()
 
 
 def test_checkpoint_error_is_a_value_error():
