@@ -273,7 +273,7 @@ def head_heatmaps(
     targets and outputs shaded). Middle: the add vectors a_t of write head ``head`` and the
     read vectors r_t of read head ``head`` (M x time). Bottom: the write and the read
     weightings (memory location x time). With ``crop`` the location axis keeps only the rows
-    that either weighting puts more than 0.01 on at some step, plus two rows either side; the
+    that either weighting puts more than 0.1 on at some step, plus two rows either side; the
     axis label says which rows are shown. Dashed lines mark where scoring starts and stops.
 
     Axes: 7 panels and 4 colour bars (bits, adds, reads, weightings): 11.
@@ -296,10 +296,10 @@ def head_heatmaps(
     n = w_write.shape[0]
     first, last = 0, n - 1
     if crop:
-        first, last = _used_rows(np.maximum(w_write, w_read).max(axis=1), 0.01, margin=2)
+        first, last = _used_rows(np.maximum(w_write, w_read).max(axis=1), 0.1, margin=2)
     location = "memory location"
     if (first, last) != (0, n - 1):
-        location = f"memory location\n(rows {first}-{last} of {n}; the rest stay below 0.01)"
+        location = f"memory location\n(rows {first}-{last} of {n}; the rest stay below 0.1)"
     w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
     w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
     read_limit = _symmetric_limit(reads)
