@@ -217,6 +217,13 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated lengths, e.g. 10,20,40,80 (default: the training range)",
     )
     ev.add_argument("--sequences", type=_positive_int, default=1000)
+    ev.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=10,
+        help="sequences per batch; each batch has one length, so small batches cover more "
+        "lengths of the training range (default: %(default)s)",
+    )
     ev.add_argument("--seed", type=int, default=1)
     ev.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
@@ -299,12 +306,14 @@ def cmd_train(args) -> int:
     return 130 if result.interrupted else 0
 
 
-def _eval_rows(model, task, lengths, sequences: int, seed: int) -> list[dict]:
+def _eval_rows(model, task, lengths, sequences: int, seed: int, batch_size: int = 10) -> list[dict]:
     from .train import evaluate
 
     rows = []
     for length in lengths:
-        result = evaluate(model, task, sequences=sequences, seed=seed, length=length)
+        result = evaluate(
+            model, task, sequences=sequences, seed=seed, length=length, batch_size=batch_size
+        )
         rows.append({"length": length, **result})
     return rows
 
@@ -345,7 +354,9 @@ def cmd_evaluate(args) -> int:
         )
     if args.device == "gpu":
         model.to("gpu")
-    rows = _eval_rows(model, task, args.lengths or [None], args.sequences, args.seed)
+    rows = _eval_rows(
+        model, task, args.lengths or [None], args.sequences, args.seed, args.batch_size
+    )
     if args.json:
         for r in rows:
             print(json.dumps({"task": task_name, **r}))
