@@ -514,12 +514,18 @@ def optimizer_from_state(state: Mapping[str, Any]) -> Optimizer:
 
 
 def global_norm(grads: Mapping[str, Array]) -> Array:
-    """``norm = sqrt(sum_k sum_i g_k[i]^2)`` over every array, as a 0-d array on their device.
+    """``norm = sqrt(sum_k sum_i g_k[i]^2)`` over every array, as a 0-d float64 array on their
+    device.
 
-    An empty dict has norm 0.
+    The squares are summed in float64: in float32 they overflow to inf once an element passes
+    ~1e19, long before the gradients themselves do, and clipping by an infinite norm would zero
+    a gradient that is merely large. An empty dict has norm 0.
     """
     xp = array_module(*grads.values())
-    squares = [xp.sum(g * g) for g in grads.values()]
+    squares = []
+    for g in grads.values():
+        g64 = g.astype("float64")
+        squares.append(xp.sum(g64 * g64))
     if not squares:
         return xp.zeros(())
     total = squares[0]

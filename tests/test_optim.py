@@ -503,3 +503,14 @@ def test_clipping_bounds_are_validated(bad):
         clip_by_global_norm(grads, bad)
     with pytest.raises(ValueError, match="limit"):
         clip_by_value(grads, bad)
+
+
+def test_global_norm_of_large_float32_gradients_is_finite():
+    # (1e20)^2 overflows float32; the norm itself, 1e20 * sqrt(2), does not
+    grads = {"a": np.full(2, 1e20, dtype=np.float32)}
+    norm = global_norm(grads)
+    assert np.isfinite(norm)
+    assert float(norm) == pytest.approx(1e20 * np.sqrt(2.0), rel=1e-6)
+    clipped, _ = clip_by_global_norm(grads, 1.0)
+    assert clipped["a"].dtype == np.float32
+    np.testing.assert_allclose(clipped["a"], [2**-0.5, 2**-0.5], rtol=1e-5)
