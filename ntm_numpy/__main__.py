@@ -257,11 +257,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(spec: str):
-    from .checkpoint import PRETRAINED_DIR, read
+    from .checkpoint import PRETRAINED_DIR, pretrained_names, read
 
     path = Path(spec)
-    if not path.exists() and (PRETRAINED_DIR / f"{spec}.npz").exists():
-        path = PRETRAINED_DIR / f"{spec}.npz"
+    if not path.exists():
+        if (PRETRAINED_DIR / f"{spec}.npz").exists():
+            path = PRETRAINED_DIR / f"{spec}.npz"
+        elif "/" not in spec and not spec.endswith(".npz"):
+            names = ", ".join(pretrained_names()) or "none"
+            raise UsageError(
+                f"{spec!r} is neither a checkpoint file nor a pretrained model "
+                f"(pretrained: {names})"
+            )
     return read(path)
 
 
