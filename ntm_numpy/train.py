@@ -64,7 +64,7 @@ class TrainConfig:
     model: str = "ntm"  # "ntm" or "lstm"
     model_options: dict = field(default_factory=dict)  # NTM: on top of DEMO_MODEL
     optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
-    optimizer_options: dict = field(default_factory=lambda: {"lr": 3e-3})
+    optimizer_options: dict = field(default_factory=lambda: {"lr": 2e-3})
     batch_size: int = 16
     steps: int = 5000  # optimizer updates
     clip_norm: float | None = 50.0  # global-norm clipping (Collier & Beel); None: off
