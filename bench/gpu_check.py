@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ntm_numpy import NTM, backend
+from ntm_numpy import backend
 from ntm_numpy.tasks import make_task
 from ntm_numpy.train import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import measure
+from throughput import copy_model, measure
 
 
 def max_relative_difference(a, b) -> float:
@@ -40,15 +40,7 @@ def max_relative_difference(a, b) -> float:
 def agreement() -> list[tuple[str, float]]:
     task = make_task("copy")
     batch = task.sample(batch_size=8, rng=np.random.default_rng(0), length=12)
-    model = NTM(
-        input_size=task.input_size,
-        output_size=task.output_size,
-        memory_size=128,
-        memory_dim=20,
-        controller_size=100,
-        dtype="float64",
-        seed=0,
-    )
+    model = copy_model(task, "float64")
     logits, _ = model.forward(batch.inputs)
     _, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
     model.to("gpu")
@@ -65,7 +57,10 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 256, 1024])
     parser.add_argument("--max-train-seconds", type=float, default=150.0)
     args = parser.parse_args()
-    cupy = backend.require_gpu()
+    try:
+        cupy = backend.require_gpu()
+    except RuntimeError as error:
+        raise SystemExit(f"bench/gpu_check.py: {error}") from None
     name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     start = time.perf_counter()

@@ -26,9 +26,9 @@ from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
 from ntm_numpy.tasks import make_task
 
 
-def measure(batch_size: int, dtype: str, seconds: float, controller: str, device: str) -> dict:
-    task = make_task("copy", bits=8, min_length=1, max_length=20)
-    model = NTM(
+def copy_model(task, dtype: str, controller: str = "lstm") -> NTM:
+    """The paper's copy configuration: controller 100, memory 128 x 20, 1 read + 1 write head."""
+    return NTM(
         input_size=task.input_size,
         output_size=task.output_size,
         memory_size=128,
@@ -39,6 +39,11 @@ def measure(batch_size: int, dtype: str, seconds: float, controller: str, device
         dtype=dtype,
         seed=0,
     )
+
+
+def measure(batch_size: int, dtype: str, seconds: float, controller: str, device: str) -> dict:
+    task = make_task("copy", bits=8, min_length=1, max_length=20)
+    model = copy_model(task, dtype, controller)
     if device == "gpu":
         model.to("gpu")
     optimizer = Adam(AdamConfig(lr=1e-3))
