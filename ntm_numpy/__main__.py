@@ -422,18 +422,11 @@ def cmd_demo(args) -> int:
     _print_rows(
         rows, f"Generalisation (trained on lengths 1-{trained_on}; 200 fresh sequences each):"
     )
-    _demo_figures(result.model, out)
+    from . import viz
+
+    for path in viz.demo_figures(result.model, out):
+        print(f"figure: {path}")
     return 130 if result.interrupted else 0
-
-
-def _demo_figures(model, out: Path) -> None:
-    try:
-        from . import viz
-    except ImportError:
-        return
-    paths = viz.demo_figures(model, out)
-    for p in paths:
-        print(f"figure: {p}")
 
 
 def cmd_export(args) -> int:

@@ -25,8 +25,6 @@ import numpy
 _cupy: ModuleType | None = None
 _cupy_checked = False
 
-DEVICES = ("cpu", "gpu")
-
 
 def _load_cupy() -> ModuleType | None:
     """Import cupy once; None where it is not installed or cannot start."""
