@@ -3,7 +3,7 @@
 LSTM controller of 100 units, memory 128 x 20, one read and one write head, 8-bit vectors,
 lengths 1-20. One training step is a sampled batch, forward, backward, global-norm clipping and
 an Adam update: exactly what ``train.py`` does. Prints sequences per second for each batch size
-and precision.
+and precision: the median over rounds that each train one batch of every length 1-20.
 
     python bench/throughput.py                       # batch 1, 16, 64 in float32 and float64
     python bench/throughput.py --batch-sizes 64 --dtypes float32 --seconds 20
@@ -42,34 +42,49 @@ def copy_model(task, dtype: str, controller: str = "lstm") -> NTM:
 
 
 def measure(batch_size: int, dtype: str, seconds: float, controller: str, device: str) -> dict:
+    """Training sequences per second, as the median over rounds of one batch of every length.
+
+    The time of a step grows with the sequence length, so a round holds one batch of each
+    length 1-20 (in a shuffled order): a round's throughput is the expected throughput under the
+    task's uniform length distribution, without the sampling noise of which lengths came up.
+    Rounds run until ``seconds`` have passed (at least 3); the median round is reported, since a
+    shared machine slows some rounds down.
+    """
     task = make_task("copy", bits=8, min_length=1, max_length=20)
     model = copy_model(task, dtype, controller)
     if device == "gpu":
         model.to("gpu")
     optimizer = Adam(AdamConfig(lr=1e-3))
     rng = np.random.default_rng(0)
+    lengths = np.arange(task.config.min_length, task.config.max_length + 1)
 
-    def train_step() -> None:
-        batch = task.sample(batch_size=batch_size, rng=rng)
+    def train_step(length: int) -> None:
+        batch = task.sample(batch_size=batch_size, rng=rng, length=int(length))
         _, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
         grads, _ = clip_by_global_norm(grads, 50.0)
         optimizer.step(model.params, grads)
 
-    for _ in range(3):  # warm up: allocator, caches
-        train_step()
-    sequences, steps, start = 0, 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or steps < 5:
-        train_step()
-        sequences += batch_size
-        steps += 1
-    if device == "gpu":
-        backend.require_gpu().cuda.Device().synchronize()
-    elapsed = time.perf_counter() - start
+    def synchronize() -> None:
+        if device == "gpu":
+            backend.require_gpu().cuda.Device().synchronize()
+
+    for length in (lengths.min(), lengths.max()):  # warm up: allocator, caches, GPU kernels
+        train_step(length)
+    synchronize()
+    round_seconds, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(round_seconds) < 3:
+        round_start = time.perf_counter()
+        for length in rng.permutation(lengths):
+            train_step(length)
+        synchronize()
+        round_seconds.append(time.perf_counter() - round_start)
+    median = float(np.median(round_seconds))
     return {
         "batch_size": batch_size,
         "dtype": dtype,
-        "sequences_per_s": sequences / elapsed,
-        "ms_per_step": 1e3 * elapsed / steps,
+        "sequences_per_s": batch_size * len(lengths) / median,
+        "ms_per_step": 1e3 * median / len(lengths),
+        "rounds": len(round_seconds),
     }
 
 

@@ -38,7 +38,7 @@ from .ops.activations import (
 )
 from .ops.addressing import (
     AddressCache,
-    address_backward,
+    address_backward_factored,
     address_forward,
     address_stages,
 )
@@ -47,7 +47,8 @@ from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
 from .ops.memory import (
     ReadCache,
     WriteCache,
-    read_backward,
+    memory_grad_total,
+    read_backward_factored,
     read_forward,
     write_backward,
     write_forward,
@@ -317,9 +318,13 @@ class NTM(SequenceModel):
     # --- forward ---------------------------------------------------------------------------
 
     def _step_forward(
-        self, x_t, state: NTMState, controller_input=None
+        self, x_t, state: NTMState, controller_input=None, memory_norm=None
     ) -> tuple[NTMState, StepCache]:
-        """One step (module docstring, 1-5). ``controller_input`` is an optional [B, D] buffer."""
+        """One step (module docstring, 1-5).
+
+        ``controller_input`` is an optional [B, D] buffer; ``memory_norm`` [B, 1, N], if given,
+        the row norms of ``state.memory``, which the last step's read addressing computed.
+        """
         xp, p = self.xp, self.params
         B = x_t.shape[0]
         lstm = self.config.controller == "lstm"
@@ -337,7 +342,9 @@ class NTM(SequenceModel):
         heads, heads_cache = heads_forward(h @ p["heads.W"] + p["heads.b"], self.layout)
 
         # 3-4. write heads address M_{t-1}, then erase and add
-        w_write, write_address_cache = address_forward(*heads.write, state.w_write, state.memory)
+        w_write, write_address_cache = address_forward(
+            *heads.write, state.w_write, state.memory, memory_norm
+        )
         memory, write_cache = write_forward(state.memory, w_write, heads.erase, heads.add)
 
         # 5. read heads address M_t, then read
@@ -368,10 +375,11 @@ class NTM(SequenceModel):
         RM = c.read_heads * c.memory_dim
         controller_inputs = xp.empty((T, B, D), dtype=x.dtype) if keep_cache else None
         output_inputs = xp.empty((T, B, c.controller_size + RM), dtype=x.dtype)
-        steps = []
+        steps, memory_norm = [], None
         for t in range(T):
             buffer = controller_inputs[t] if keep_cache else None
-            state, step_cache = self._step_forward(x[t], state, buffer)
+            state, step_cache = self._step_forward(x[t], state, buffer, memory_norm)
+            memory_norm = step_cache.read_address.content.memory_norm  # |M_t|, reused at t+1
             output_inputs[t, :, : c.controller_size] = state.h
             output_inputs[t, :, c.controller_size :] = state.reads.reshape(B, RM)
             if keep_cache:
@@ -430,7 +438,11 @@ class NTM(SequenceModel):
         dreads = xp.zeros((B, R, c.memory_dim), dtype=dlogits.dtype)
         dw_read = xp.zeros((B, R, c.memory_size), dtype=dlogits.dtype)
         dw_write = xp.zeros((B, W, c.memory_size), dtype=dlogits.dtype)
-        dmemory = xp.zeros((B, c.memory_size, c.memory_dim), dtype=dlogits.dtype)
+        # dL/dM_t is gathered in factored form (ops.memory.MemoryGrad) and made dense once per
+        # step: M_t's read, its read addressing and step t+1's write addressing, plus what
+        # passes through step t+1's write (``dmemory``, dense already)
+        dmemory = None
+        pending = []  # step t+1's write addressing's gradient of M_t
         dz_all = xp.empty((T, B, p["controller.W"].shape[1]), dtype=dlogits.dtype)
         draw_all = xp.empty((T, B, self.layout.size), dtype=dlogits.dtype)
 
@@ -440,15 +452,15 @@ class NTM(SequenceModel):
             dreads = dreads + doutput_inputs[t, :, C:].reshape(B, R, -1)
 
             # 5. r_t = w M_t, after w = address(M_t, w_read_{t-1})
-            dw, dmemory_read = read_backward(dreads, step.read)
-            dmemory = dmemory + dmemory_read  # M_t feeds the read and step t+1
-            dread = address_backward(dw + dw_read, step.read_address)
-            dmemory += dread.memory
+            dw, dmemory_read = read_backward_factored(dreads, step.read)
+            dread = address_backward_factored(dw + dw_read, step.read_address)
+            memory_t_grads = [dmemory_read, dread.memory, *pending]
+            dmemory = memory_grad_total(step.read.memory, memory_t_grads, into=dmemory)
 
             # 4. M_t = write(M_{t-1}, w, e, a), after w = address(M_{t-1}, w_write_{t-1})
             dmemory, dw, derase, dadd = write_backward(dmemory, step.write)
-            dwrite = address_backward(dw + dw_write, step.write_address)
-            dmemory += dwrite.memory
+            dwrite = address_backward_factored(dw + dw_write, step.write_address)
+            pending = [dwrite.memory]  # of M_{t-1}: added with step t-1's gradients of it
 
             # 2. heads: raw = h W_h + b_h
             draw_all[t] = heads_backward(dwrite, derase, dadd, dread, step.heads)
@@ -474,7 +486,8 @@ class NTM(SequenceModel):
         dweights0 = xp.concatenate([dw_write, dw_read], axis=1).sum(axis=0)  # [H, N]
         grads["init.weights"] = softmax_backward(dweights0, SoftmaxCache(weights0, -1))
         if "init.memory" in p:
-            grads["init.memory"] = dmemory.sum(axis=0)
+            memory0 = cache.steps[0].write.memory_prev
+            grads["init.memory"] = memory_grad_total(memory0, pending, into=dmemory).sum(axis=0)
         return {k: grads[k] for k in p}
 
 

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from ..backend import array_module
 from .activations import softmax
+from .memory import MemoryGrad, memory_grad_total
 
 COSINE_EPS = 1e-8  # added to |k| |M_i|: a zero row or key has similarity 0
 NORM_FLOOR = 1e-30  # |k| is floored here before dividing: d|k|/dk = k/|k| becomes 0 at k = 0
@@ -44,23 +45,32 @@ class ContentCache(NamedTuple):
     w: object  # [B, H, N]   the content weighting
 
 
-def content_forward(key, memory, beta):
+def content_forward(key, memory, beta, memory_norm=None):
     """w_c = softmax_i(beta * K(k, M_i)),  K(k, M_i) = k . M_i / (|k| |M_i| + eps).
 
-    Shapes: key [B, H, M], memory [B, N, M], beta [B, H, 1] -> w_c [B, H, N].
+    Shapes: key [B, H, M], memory [B, N, M], beta [B, H, 1] -> w_c [B, H, N]. ``memory_norm``
+    [B, 1, N], the row norms |M_i|, may be passed in when they are known already (the model's
+    write heads address the memory its read heads addressed a step before).
     """
     xp = array_module(key)
     dot = key @ memory.swapaxes(-1, -2)  # [B, H, N]  k . M_i for every head and row
     key_norm = xp.sqrt((key * key).sum(axis=-1, keepdims=True))  # [B, H, 1]
-    memory_norm = xp.sqrt(xp.einsum("bnm,bnm->bn", memory, memory))[:, None, :]  # [B, 1, N]
+    if memory_norm is None:
+        memory_norm = row_norms(memory)
     denominator = key_norm * memory_norm + COSINE_EPS
     cosine = dot / denominator
     w = softmax(beta * cosine)
     return w, ContentCache(key, memory, beta, key_norm, memory_norm, denominator, cosine, w)
 
 
-def content_backward(dw, cache: ContentCache):
-    """Gradients of (key, memory, beta) from dL/dw_c [B, H, N].
+def row_norms(memory):
+    """|M_i| = sqrt(sum_m M_im^2):  memory [B, N, M] -> [B, 1, N]."""
+    xp = array_module(memory)
+    return xp.sqrt(xp.einsum("bnm,bnm->bn", memory, memory))[:, None, :]
+
+
+def content_backward_factored(dw, cache: ContentCache):
+    """Gradients of (key, memory, beta) from dL/dw_c [B, H, N]; dM as a ``MemoryGrad``.
 
     With z = beta K, K = d / D, d = k . M_i, D = |k| |M_i| + eps:
 
@@ -70,7 +80,7 @@ def content_backward(dw, cache: ContentCache):
         dD      = -dd * K                                dK/dD = -d/D^2 = -K/D
         d|k|    = sum_i dD_i |M_i|,    d|M_i| = sum_h dD_hi |k_h|
         dk      = sum_i dd_i M_i  + d|k| k / |k|
-        dM_i    = sum_h dd_hi k_h + d|M_i| M_i / |M_i|
+        dM_i    = sum_h dd_hi k_h + d|M_i| M_i / |M_i|    MemoryGrad(dd, k, d|M_i| / |M_i|)
     """
     xp = array_module(dw)
     key, memory, beta, key_norm, memory_norm, denominator, cosine, w = cache
@@ -81,9 +91,14 @@ def content_backward(dw, cache: ContentCache):
     dkey_norm = (ddenominator * memory_norm).sum(axis=-1, keepdims=True)  # [B, H, 1]
     dmemory_norm = (ddenominator * key_norm).sum(axis=1)  # [B, N]
     dkey = ddot @ memory + key * (dkey_norm / xp.maximum(key_norm, NORM_FLOOR))
-    dmemory = xp.einsum("bhn,bhm->bnm", ddot, key)
-    dmemory += memory * (dmemory_norm / xp.maximum(memory_norm[:, 0, :], NORM_FLOOR))[..., None]
-    return dkey, dmemory, dbeta
+    scale = dmemory_norm / xp.maximum(memory_norm[:, 0, :], NORM_FLOOR)
+    return dkey, MemoryGrad(ddot, key, scale), dbeta
+
+
+def content_backward(dw, cache: ContentCache):
+    """(dkey, dmemory, dbeta) as ``content_backward_factored``, with dmemory dense [B, N, M]."""
+    dkey, dmemory, dbeta = content_backward_factored(dw, cache)
+    return dkey, memory_grad_total(cache.memory, [dmemory]), dbeta
 
 
 def content_addressing(key, memory, beta):
@@ -230,25 +245,34 @@ class AddressGrads(NamedTuple):
     shift: object  # [B, H, 2S+1]
     gamma: object  # [B, H, 1]
     w_prev: object  # [B, H, N]
-    memory: object  # [B, N, M]
+    memory: object  # [B, N, M], or a MemoryGrad from address_backward_factored
 
 
-def address_forward(key, beta, gate, shift, gamma, w_prev, memory):
-    """The head's weighting w_t [B, H, N]: content -> interpolation -> shift -> sharpening."""
-    w_content, content_cache = content_forward(key, memory, beta)
+def address_forward(key, beta, gate, shift, gamma, w_prev, memory, memory_norm=None):
+    """The head's weighting w_t [B, H, N]: content -> interpolation -> shift -> sharpening.
+
+    ``memory_norm`` [B, 1, N]: the rows' norms, if known (``content_forward``).
+    """
+    w_content, content_cache = content_forward(key, memory, beta, memory_norm)
     w_gated, interpolate_cache = interpolate_forward(w_content, w_prev, gate)
     w_shifted, shift_cache = shift_forward(w_gated, shift)
     w, sharpen_cache = sharpen_forward(w_shifted, gamma)
     return w, AddressCache(content_cache, interpolate_cache, shift_cache, sharpen_cache)
 
 
-def address_backward(dw, cache: AddressCache) -> AddressGrads:
-    """The four stage backwards in reverse order; returns every input's gradient."""
+def address_backward_factored(dw, cache: AddressCache) -> AddressGrads:
+    """The four stage backwards in reverse order; every input's gradient, dM as a MemoryGrad."""
     dw_shifted, dgamma = sharpen_backward(dw, cache.sharpen)
     dw_gated, dshift = shift_backward(dw_shifted, cache.shift)
     dw_content, dw_prev, dgate = interpolate_backward(dw_gated, cache.interpolate)
-    dkey, dmemory, dbeta = content_backward(dw_content, cache.content)
+    dkey, dmemory, dbeta = content_backward_factored(dw_content, cache.content)
     return AddressGrads(dkey, dbeta, dgate, dshift, dgamma, dw_prev, dmemory)
+
+
+def address_backward(dw, cache: AddressCache) -> AddressGrads:
+    """``address_backward_factored`` with the memory's gradient dense [B, N, M]."""
+    grads = address_backward_factored(dw, cache)
+    return grads._replace(memory=memory_grad_total(cache.content.memory, [grads.memory]))
 
 
 def address_stages(cache: AddressCache):

@@ -6,6 +6,10 @@ Graves et al. (2014), section 3.1-3.2, for R read heads and W write heads at onc
     write   M_t = M_{t-1} * prod_h (1 - w_h e_h^T)  +  sum_h w_h a_h^T             (3), (4)
 
 Shapes: memory [B, N, M], weightings [B, H, N], erase and add vectors [B, W, M], reads [B, R, M].
+
+Every gradient of a memory here has the same form, a few outer products plus a per-row rescaling
+of the memory itself (``MemoryGrad``). The model keeps them in that form and adds all of one
+memory's gradients in one pass (``memory_grad_total``), instead of one [B, N, M] pass for each.
 """
 
 from __future__ import annotations
@@ -13,6 +17,55 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import array_module
+
+
+def outer_sum(rows, cols):
+    """sum_k rows_k cols_k^T:  rows [..., K, N], cols [..., K, M] -> [..., N, M].
+
+    A batched matrix product rows^T cols. NumPy hands a product to BLAS only when its inner
+    dimension exceeds 1, and falls back to a loop 5-10x slower otherwise, so a single term is
+    padded with a zero term (an exact no-op in the sum).
+    """
+    xp = array_module(rows)
+    if rows.shape[-2] == 1:
+        rows = xp.concatenate([rows, xp.zeros_like(rows)], axis=-2)
+        cols = xp.concatenate([cols, cols], axis=-2)
+    return rows.swapaxes(-1, -2) @ cols
+
+
+class MemoryGrad(NamedTuple):
+    """A gradient dL/dM [B, N, M] held as  rows^T cols + scale * M::
+
+        dM_i = sum_k rows_k,i cols_k + scale_i M_i
+
+    rows [B, K, N], cols [B, K, M], scale [B, N] (or None for no rescaling term). A read gives
+    rows = w, cols = dr; the cosine of content addressing gives rows = its dK/dd, cols = the keys,
+    and the rescaling through |M_i|.
+    """
+
+    rows: object
+    cols: object
+    scale: object = None
+
+
+def memory_grad_total(memory, grads, into=None):
+    """sum of ``grads`` (MemoryGrads of the same ``memory`` [B, N, M]), dense [B, N, M].
+
+    With ``into`` given, the sum is added to it in place and ``into`` is returned. One product
+    for all the outer products, one pass for all the rescalings.
+    """
+    xp = array_module(memory)
+    total = outer_sum(
+        xp.concatenate([g.rows for g in grads], axis=1),
+        xp.concatenate([g.cols for g in grads], axis=1),
+    )
+    scales = [g.scale for g in grads if g.scale is not None]
+    if scales:
+        total += xp.einsum("bn,bnm->bnm", sum(scales[1:], scales[0]), memory)
+    if into is None:
+        return total
+    into += total
+    return into
 
 
 class ReadCache(NamedTuple):
@@ -25,11 +78,19 @@ def read_forward(w, memory):
     return w @ memory, ReadCache(w, memory)
 
 
-def read_backward(dr, cache: ReadCache):
-    """(dw, dM) = (dr M^T, w^T dr):  dw_h,i = dr_h . M_i,  dM_i = sum_h w_h,i dr_h."""
+def read_backward_factored(dr, cache: ReadCache):
+    """(dw, dM) = (dr M^T, w^T dr):  dw_h,i = dr_h . M_i,  dM_i = sum_h w_h,i dr_h.
+
+    dM is returned as ``MemoryGrad(rows=w, cols=dr)``.
+    """
     w, memory = cache
-    xp = array_module(dr)
-    return dr @ memory.swapaxes(-1, -2), xp.einsum("bhn,bhm->bnm", w, dr)
+    return dr @ memory.swapaxes(-1, -2), MemoryGrad(w, dr)
+
+
+def read_backward(dr, cache: ReadCache):
+    """(dw, dM) as ``read_backward_factored``, with dM dense [B, N, M]."""
+    dw, dmemory = read_backward_factored(dr, cache)
+    return dw, memory_grad_total(cache.memory, [dmemory])
 
 
 class WriteCache(NamedTuple):
@@ -37,25 +98,35 @@ class WriteCache(NamedTuple):
     w: object  # [B, W, N]
     erase: object  # [B, W, M]
     add: object  # [B, W, M]
-    keep: object  # [B, W, N, M]  each head's erase factor  1 - w_h e_h^T
-    keep_all: object  # [B, N, M]     their product over the heads
+
+
+def erase_factors(w, erase):
+    """K_h = 1 - w_h e_h^T for every write head:  w [B, W, N], erase [B, W, M] -> [B, W, N, M].
+
+    1 1^T - w_h e_h^T is a sum of two outer products, so it is one matrix product per head.
+    """
+    xp = array_module(w)
+    return outer_sum(
+        xp.stack([xp.ones_like(w), -w], axis=2),  # [B, W, 2, N]
+        xp.stack([xp.ones_like(erase), erase], axis=2),  # [B, W, 2, M]
+    )
 
 
 def write_forward(memory_prev, w, erase, add):
     """M_t = M_{t-1} * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T.
 
     Each head erases, then every head adds; with several write heads the erase factors multiply,
-    so the order of the heads does not matter.
+    so the order of the heads does not matter. The erase factors are not cached: the backward
+    recomputes them, one small product, rather than keep a [B, W, N, M] array for every step.
 
     Shapes: memory_prev [B, N, M], w [B, W, N], erase, add [B, W, M] -> M_t [B, N, M].
     """
-    xp = array_module(memory_prev)
-    keep = xp.einsum("bhn,bhm->bhnm", w, erase)  # [B, W, N, M]  w_h e_h^T, then 1 - that
-    xp.subtract(1.0, keep, out=keep)
-    keep_all = keep[:, 0] if keep.shape[1] == 1 else keep.prod(axis=1)
-    memory = xp.einsum("bhn,bhm->bnm", w, add)  # sum_h w_h a_h^T
-    memory += memory_prev * keep_all
-    return memory, WriteCache(memory_prev, w, erase, add, keep, keep_all)
+    keep = erase_factors(w, erase)
+    kept = keep[:, 0] if keep.shape[1] == 1 else keep.prod(axis=1)
+    kept *= memory_prev  # M_{t-1} * prod_h K_h
+    memory = outer_sum(w, add)  # sum_h w_h a_h^T
+    memory += kept
+    return memory, WriteCache(memory_prev, w, erase, add)
 
 
 def _product_of_the_others(keep):
@@ -82,12 +153,14 @@ def write_backward(dmemory, cache: WriteCache):
         de_h,m    = -sum_i dK_h,im w_h,i
         da_h      = sum_i w_h,i dM_t,i                    (da = w dM_t)
     """
-    memory_prev, w, erase, add, keep, keep_all = cache
-    dmemory_prev = dmemory * keep_all
+    memory_prev, w, erase, add = cache
+    keep = erase_factors(w, erase)
     dkeep_all = dmemory * memory_prev  # [B, N, M]
     if keep.shape[1] == 1:
+        dmemory_prev = dmemory * keep[:, 0]
         dkeep = dkeep_all[:, None]  # one head: the product of the others is empty, i.e. 1
     else:
+        dmemory_prev = dmemory * keep.prod(axis=1)
         dkeep = dkeep_all[:, None] * _product_of_the_others(keep)  # [B, W, N, M]
     # keep_h = 1 - w_h e_h^T, so dw_h = -dK_h e_h and de_h = -dK_h^T w_h
     dw = add @ dmemory.swapaxes(-1, -2) - (dkeep @ erase[..., :, None])[..., 0]
