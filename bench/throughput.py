@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ntm_numpy import NTM, backend
+from ntm_numpy.allocator import keep_freed_memory
 from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
 from ntm_numpy.tasks import make_task
 
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--controller", default="lstm", choices=["lstm", "feedforward"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     args = parser.parse_args()
+    keep_freed_memory()  # as the trainer does
     print(
         f"copy task, NTM {args.controller} controller 100, memory 128x20, 1 read + 1 write "
         f"head, lengths 1-20, Adam; {args.device}"

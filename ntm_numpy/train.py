@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from .allocator import keep_freed_memory
 from .checkpoint import CheckpointError, build_model, read, save
 from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
 from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
@@ -272,8 +273,11 @@ def train(
 ) -> TrainResult:
     """Train from scratch, or from ``out_dir/checkpoint.npz`` with ``resume=True``.
 
-    ``out_dir=None`` trains without writing anything (tests, notebooks).
+    ``out_dir=None`` trains without writing anything (tests, notebooks). On Linux the process
+    keeps freed memory for reuse (``allocator.keep_freed_memory``): each step allocates the
+    same large arrays again.
     """
+    keep_freed_memory()
     out = Path(out_dir) if out_dir is not None else None
     checkpoint_path = out / "checkpoint.npz" if out else None
     metrics_path = out / "metrics.jsonl" if out else None

@@ -157,11 +157,12 @@ def write_backward(dmemory, cache: WriteCache):
     keep = erase_factors(w, erase)
     dkeep_all = dmemory * memory_prev  # [B, N, M]
     if keep.shape[1] == 1:
-        dmemory_prev = dmemory * keep[:, 0]
         dkeep = dkeep_all[:, None]  # one head: the product of the others is empty, i.e. 1
+        dmemory_prev = keep[:, 0]
     else:
-        dmemory_prev = dmemory * keep.prod(axis=1)
         dkeep = dkeep_all[:, None] * _product_of_the_others(keep)  # [B, W, N, M]
+        dmemory_prev = keep.prod(axis=1)
+    dmemory_prev *= dmemory  # dM_t * prod_h K_h, in the recomputed factors' buffer
     # keep_h = 1 - w_h e_h^T, so dw_h = -dK_h e_h and de_h = -dK_h^T w_h
     dw = add @ dmemory.swapaxes(-1, -2) - (dkeep @ erase[..., :, None])[..., 0]
     derase = -(w[..., None, :] @ dkeep)[..., 0, :]
