@@ -20,4 +20,3 @@ def test_keep_freed_memory_is_idempotent_and_reports_a_bool():
 )
 def test_applied_on_glibc():
     assert keep_freed_memory() is True
-
