@@ -42,14 +42,21 @@ def copy_model(task, dtype: str, controller: str = "lstm") -> NTM:
     )
 
 
-def measure(batch_size: int, dtype: str, seconds: float, controller: str, device: str) -> dict:
+def measure(
+    batch_size: int,
+    dtype: str,
+    seconds: float,
+    controller: str,
+    device: str,
+    min_rounds: int = 3,
+) -> dict:
     """Training sequences per second, as the median over rounds of one batch of every length.
 
     The time of a step grows with the sequence length, so a round holds one batch of each
     length 1-20 (in a shuffled order): a round's throughput is the expected throughput under the
     task's uniform length distribution, without the sampling noise of which lengths came up.
-    Rounds run until ``seconds`` have passed (at least 3); the median round is reported, since a
-    shared machine slows some rounds down.
+    Rounds run until ``seconds`` have passed (at least ``min_rounds``); the median round is
+    reported, since a shared machine slows some rounds down.
     """
     task = make_task("copy", bits=8, min_length=1, max_length=20)
     model = copy_model(task, dtype, controller)
@@ -73,7 +80,7 @@ def measure(batch_size: int, dtype: str, seconds: float, controller: str, device
         train_step(length)
     synchronize()
     round_seconds, start = [], time.perf_counter()
-    while time.perf_counter() - start < seconds or len(round_seconds) < 3:
+    while time.perf_counter() - start < seconds or len(round_seconds) < min_rounds:
         round_start = time.perf_counter()
         for length in rng.permutation(lengths):
             train_step(length)
