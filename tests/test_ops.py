@@ -505,6 +505,62 @@ def test_write_matches_slow_twin(W):
     assert_twins(memory.write_forward(*full)[0], write_twin(*full))
 
 
+@pytest.mark.parametrize("K", [1, 2, 3], ids=lambda k: f"K={k}")
+def test_outer_sum_matches_a_loop_over_terms(K):
+    rng = np.random.default_rng(47)
+    rows, cols = rng.standard_normal((2, 3, K, 7)), rng.standard_normal((2, 3, K, 4))
+    twin = np.zeros((2, 3, 7, 4))
+    for b, h, k in np.ndindex(2, 3, K):
+        twin[b, h] += np.outer(rows[b, h, k], cols[b, h, k])
+    assert_twins(memory.outer_sum(rows, cols), twin)
+
+
+def test_erase_factors_are_one_minus_w_e():
+    rng = np.random.default_rng(48)
+    w, erase = random_weighting(rng, 3, 2, 7), rng.random((3, 2, 4))
+    twin = 1.0 - w[..., :, None] * erase[..., None, :]
+    assert_twins(memory.erase_factors(w, erase), twin)
+
+
+def test_memory_grad_total_sums_the_factored_gradients_in_place():
+    """rows^T cols + scale * M, for several gradients of one memory, dense and added to ``into``."""
+    rng = np.random.default_rng(49)
+    B, N, M = 3, 7, 4
+    mem = rng.standard_normal((B, N, M))
+    grads = [
+        memory.MemoryGrad(rng.standard_normal((B, 2, N)), rng.standard_normal((B, 2, M))),
+        memory.MemoryGrad(
+            rng.standard_normal((B, 1, N)), rng.standard_normal((B, 1, M)), rng.random((B, N))
+        ),
+        memory.MemoryGrad(
+            rng.standard_normal((B, 3, N)), rng.standard_normal((B, 3, M)), rng.random((B, N))
+        ),
+    ]
+    twin = sum(
+        np.einsum("bkn,bkm->bnm", g.rows, g.cols)
+        + (0 if g.scale is None else g.scale[..., None] * mem)
+        for g in grads
+    )
+    assert_twins(memory.memory_grad_total(mem, grads), twin)
+    into = rng.standard_normal((B, N, M))
+    expected = into + twin
+    assert memory.memory_grad_total(mem, grads, into=into) is into
+    assert_twins(into, expected)
+
+
+def test_content_with_known_row_norms_is_the_same():
+    rng = np.random.default_rng(50)
+    key, mem, beta = (
+        rng.standard_normal((2, 3, 4)),
+        rng.standard_normal((2, 7, 4)),
+        rng.random((2, 3, 1)),
+    )
+    w, cache = adr.content_forward(key, mem, beta)
+    w_known, _ = adr.content_forward(key, mem, beta, adr.row_norms(mem))
+    np.testing.assert_array_equal(w_known, w)
+    np.testing.assert_array_equal(cache.memory_norm, adr.row_norms(mem))
+
+
 # =============================================================================================
 # 3. Properties
 # =============================================================================================
