@@ -184,9 +184,9 @@ def shift_backward(dw, cache: ShiftCache):
     padded, shift = cache
     N, K = dw.shape[-1], shift.shape[-1]
     S = (K - 1) // 2
-    dshift = xp.stack(
-        [(dw * padded[..., 2 * S - k : 2 * S - k + N]).sum(axis=-1) for k in range(K)], axis=-1
-    )
+    dshift = xp.empty(shift.shape, dtype=dw.dtype)
+    for k in range(K):
+        dshift[..., k] = (dw * padded[..., 2 * S - k : 2 * S - k + N]).sum(axis=-1)
     padded_dw = dw[..., _circular_padding(xp, N, S)]
     dw_gated = shift[..., :1] * padded_dw[..., :N]
     for k in range(1, K):

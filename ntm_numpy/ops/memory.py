@@ -28,7 +28,7 @@ def outer_sum(rows, cols):
     """
     xp = array_module(rows)
     if rows.shape[-2] == 1:
-        rows = xp.concatenate([rows, xp.zeros_like(rows)], axis=-2)
+        rows = xp.concatenate([rows, xp.zeros(rows.shape, dtype=rows.dtype)], axis=-2)
         cols = xp.concatenate([cols, cols], axis=-2)
     return rows.swapaxes(-1, -2) @ cols
 
@@ -106,10 +106,13 @@ def erase_factors(w, erase):
     1 1^T - w_h e_h^T is a sum of two outer products, so it is one matrix product per head.
     """
     xp = array_module(w)
-    return outer_sum(
-        xp.stack([xp.ones_like(w), -w], axis=2),  # [B, W, 2, N]
-        xp.stack([xp.ones_like(erase), erase], axis=2),  # [B, W, 2, M]
-    )
+    rows = xp.empty((*w.shape[:2], 2, w.shape[2]), dtype=w.dtype)  # [B, W, 2, N]: 1, -w_h
+    rows[:, :, 0] = 1.0
+    xp.negative(w, out=rows[:, :, 1])
+    cols = xp.empty((*erase.shape[:2], 2, erase.shape[2]), dtype=erase.dtype)  # 1, e_h
+    cols[:, :, 0] = 1.0
+    cols[:, :, 1] = erase
+    return outer_sum(rows, cols)
 
 
 def write_forward(memory_prev, w, erase, add):
