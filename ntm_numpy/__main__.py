@@ -196,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    train.add_argument(
+        "--resume-lr",
+        type=float,
+        metavar="LR",
+        help="with --resume: continue at this learning rate instead of the saved one",
+    )
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     train.add_argument("--quiet", action="store_true")
 
@@ -304,7 +310,9 @@ def cmd_train(args) -> int:
         raise UsageError(
             f"{out}/checkpoint.npz exists: pass --resume to continue it, or choose another --out"
         )
-    result = train(config, out, resume=args.resume, verbose=not args.quiet)
+    result = train(
+        config, out, resume=args.resume, resume_lr=args.resume_lr, verbose=not args.quiet
+    )
     state = "interrupted" if result.interrupted else ("converged" if result.converged else "done")
     print(
         f"{state} after {result.step} steps, {result.sequences} sequences, "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import signal
 import sys
@@ -268,15 +269,28 @@ def train(
     out_dir: str | os.PathLike | None = None,
     *,
     resume: bool = False,
+    resume_lr: float | None = None,
     verbose: bool = True,
     on_eval: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train from scratch, or from ``out_dir/checkpoint.npz`` with ``resume=True``.
 
+    ``resume_lr``, with ``resume=True``: continue at this learning rate instead of the saved
+    optimizer's (annealing by hand); everything else must match the saved run. The optimizer
+    state keeps the new rate from then on, and every evaluation row records the rate in use.
+
     ``out_dir=None`` trains without writing anything (tests, notebooks). On Linux the process
     keeps freed memory for reuse (``allocator.keep_freed_memory``): each step allocates the
     same large arrays again.
     """
+    if resume_lr is not None:
+        if not resume:
+            raise ValueError(
+                "resume_lr (--resume-lr) sets the learning rate of a resumed run: "
+                "it needs resume=True (--resume)"
+            )
+        if not (isinstance(resume_lr, numbers.Real) and math.isfinite(resume_lr) and resume_lr > 0):
+            raise ValueError(f"resume_lr must be a finite number > 0, got {resume_lr!r}")
     keep_freed_memory()
     out = Path(out_dir) if out_dir is not None else None
     checkpoint_path = out / "checkpoint.npz" if out else None
@@ -307,6 +321,8 @@ def train(
         if backend.check_device(config.device) == "gpu":
             model.to("gpu")
         optimizer = _optimizer_from_state(saved.optimizer_state)
+        if resume_lr is not None:
+            optimizer.config = replace(optimizer.config, lr=float(resume_lr))
         optimizer.map_arrays(lambda a: backend.to_device(a, model.device))
         rng.bit_generator.state = state["rng"]
         step, sequences, seconds = state["step"], state["sequences"], state["seconds"]
@@ -400,6 +416,7 @@ def train(
                     "train_cost": float(np.mean(recent_costs)) if recent_costs else None,
                     **result,
                     "max_length": max_length,
+                    "lr": optimizer.config.lr,
                 }
                 recent_costs.clear()
                 if out is not None and (not history or score(row) < min(map(score, history))):

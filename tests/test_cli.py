@@ -125,6 +125,7 @@ BAD_ARGUMENTS = [
     (["train", "--model", "ntm", "--hidden-size", "8"], ("--hidden-size", "ntm")),
     (["train", "--model", "gru"], ("--model",)),
     (["train", "--resume", "--out", "empty"], ("nothing to resume from",)),
+    (["train", "--resume-lr", "1e-4"], ("--resume-lr", "--resume)")),
     (["evaluate", "missing.npz", "--task", "copy"], ("missing.npz", "no such checkpoint")),
     (["evaluate", "x", "--lengths", "a,b"], ("--lengths", "a,b")),
     (["evaluate", "x", "--lengths", "0,3"], ("--lengths",)),

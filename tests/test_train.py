@@ -165,6 +165,37 @@ def test_lstm_resume_matches_uninterrupted_run(tmp_path):
     assert metric_values(resumed.history) == metric_values(uninterrupted.history)
 
 
+def test_resume_at_another_learning_rate(tmp_path):
+    """resume_lr anneals by hand: the same run, continued at the new rate, which sticks."""
+    config = tiny_config(steps=10)
+    train(config, tmp_path / "a", verbose=False)
+    train(config, tmp_path / "b", verbose=False)
+    longer = tiny_config(steps=20)
+    same = train(longer, tmp_path / "a", resume=True, verbose=False)
+    slower = train(longer, tmp_path / "b", resume=True, resume_lr=1e-5, verbose=False)
+    lr = tiny_config().optimizer_options["lr"]
+    assert [r["lr"] for r in read_metrics(tmp_path / "b")] == [lr, lr, 1e-5, 1e-5]
+    assert read(tmp_path / "b" / "checkpoint.npz").optimizer_state["config"]["lr"] == 1e-5
+    # the same gradients, smaller steps: after step 10 the runs part
+    a, b = same.model.params, slower.model.params
+    assert any(not np.array_equal(a[k], b[k]) for k in a)
+    # a later plain resume keeps the new rate
+    train(tiny_config(steps=25), tmp_path / "b", resume=True, verbose=False)
+    assert read_metrics(tmp_path / "b")[-1]["lr"] == 1e-5
+
+
+@pytest.mark.parametrize("resume_lr", [0.0, -1e-3, float("nan"), "fast"])
+def test_resume_lr_is_checked(tmp_path, resume_lr):
+    train(tiny_config(steps=5), tmp_path, verbose=False)
+    with pytest.raises(ValueError, match="resume_lr"):
+        train(tiny_config(steps=10), tmp_path, resume=True, resume_lr=resume_lr, verbose=False)
+
+
+def test_resume_lr_needs_resume():
+    with pytest.raises(ValueError, match="resume=True"):
+        train(tiny_config(steps=5), None, resume_lr=1e-3, verbose=False)
+
+
 def test_resume_refuses_another_config(tmp_path):
     train(tiny_config(steps=5), tmp_path, verbose=False)
     with pytest.raises(ValueError, match="another config"):
