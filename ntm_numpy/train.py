@@ -153,16 +153,25 @@ def evaluate(
     """Cost and bit errors per sequence on ``sequences`` fresh sequences (no caches kept), and
     for a task that knows it (n-grams), the optimal predictor's cost on the same sequences.
 
-    ``length`` fixes the length parameter of the task (e.g. the copy length); None draws it
-    from the task's training range, one length per batch: small batches cover more lengths.
+    ``length`` fixes the length parameter of the task (e.g. the copy length). With None, a task
+    with a length range (copy and repeat copy: lengths; associative recall: items) is scored
+    over the whole range, stratified (each batch has one length): with at least as many batches
+    as lengths, every length gets the same number of batches (give or take one); with fewer,
+    the batches take evenly spaced lengths, the longest always among them. Drawing each batch's
+    length at random instead made the score swing with how many long batches came up
+    (associative recall, 20 batches: from 0 to 8 of them with 6 items).
     """
     rng = np.random.default_rng(seed)
     total_cost = total_errors = total_optimal = 0.0
     has_optimum = hasattr(task, "optimal_cost")  # n-grams: the Bayes-optimal predictor's cost
-    seen = 0
+    lengths = [length] if length is not None else _training_lengths(task)
+    num_batches = -(-sequences // batch_size)
+    seen = batches = 0
     while seen < sequences:
         size = min(batch_size, sequences - seen)
-        batch = task.sample(batch_size=size, rng=rng, length=length)
+        longest_first = len(lengths) - 1 - batches * len(lengths) // num_batches
+        batch = task.sample(batch_size=size, rng=rng, length=lengths[longest_first])
+        batches += 1
         logits, _ = model.forward(batch.inputs, keep_cache=False)
         targets = backend.to_device(batch.targets, model.device)
         mask = backend.to_device(batch.mask, model.device)
@@ -176,6 +185,15 @@ def evaluate(
     if has_optimum:
         result["optimal_cost"] = total_optimal / sequences
     return result
+
+
+def _training_lengths(task) -> list[int | None]:
+    """Every value of the task's length option in its range ([None]: the task has none)."""
+    option = _length_option(task)
+    if option is None:
+        return [None]
+    shortest = getattr(task.config, option.replace("max_", "min_"))
+    return list(range(shortest, getattr(task.config, option) + 1))
 
 
 def _length_option(task) -> str | None:

@@ -400,6 +400,30 @@ def test_evaluate_counts_bits_per_sequence():
     assert wrong["cost"] == pytest.approx(2 * 3 * 20 / math.log(2), rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("name", "options", "sequences", "expected"),
+    [
+        ("copy", {"bits": 3, "min_length": 2, "max_length": 4}, 13, [4, 4, 4, 3, 3, 2, 2]),
+        ("copy", {"bits": 3, "min_length": 1, "max_length": 9}, 6, [9, 6, 3]),
+        ("associative_recall", {"min_items": 2, "max_items": 3}, 8, [3, 3, 2, 2]),
+        ("priority_sort", {}, 7, [None] * 4),
+    ],
+)
+def test_evaluate_spreads_batches_over_the_lengths(monkeypatch, name, options, sequences, expected):
+    """Over the training range every length gets its share of batches, the longest first."""
+    task = make_task(name, **options)
+    lengths, sample = [], type(task).sample
+
+    def recording_sample(self, *, batch_size, rng, length=None):
+        lengths.append(length)
+        return sample(self, batch_size=batch_size, rng=rng, length=length)
+
+    monkeypatch.setattr(type(task), "sample", recording_sample)  # tasks are frozen
+    model = build(tiny_config(task=name, task_options=options))[1]
+    evaluate(model, task, sequences=sequences, batch_size=2)
+    assert lengths == expected
+
+
 def test_evaluate_is_deterministic_given_seed():
     config = tiny_config()
     task, model, _ = build(config)
