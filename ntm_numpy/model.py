@@ -17,6 +17,13 @@ same keys. Backward functions of the ops return new arrays; this module adds the
 that are shared over time (controller, heads, output) get their gradient once, after the loop
 over time, as one product over all steps (``ops.linear.linear_param_grads``); the loop itself
 carries only the recurrent gradients ``dh, dc, dr, dw_prev, dM`` backwards.
+
+Every gradient of a memory M_t but the one through the next write is a few outer products plus
+a rescaling of M_t's rows (the read's w^T dr, the cosines' dd^T k and d|M_i| M_i / |M_i|, for
+the read heads at step t and the write heads at step t+1), so the backward keeps them in that
+factored form (``ops.memory.MemoryGrad``) and adds them to dM_t in one pass per step. The
+forward likewise hands |M_t|, computed by the read addressing, to the next step's write
+addressing.
 """
 
 from __future__ import annotations
