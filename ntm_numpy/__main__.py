@@ -197,6 +197,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     train.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's parameters (fine-tuning; same model shape)",
+    )
+    train.add_argument(
         "--resume-lr",
         type=float,
         metavar="LR",
@@ -304,6 +309,7 @@ def cmd_train(args) -> int:
         curriculum=args.curriculum,
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         device=args.device,
+        init_from=args.init_from,
     )
     out = Path(args.out or Path("runs") / args.task)
     if not args.resume and (out / "checkpoint.npz").exists():

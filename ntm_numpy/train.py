@@ -83,6 +83,7 @@ class TrainConfig:
     curriculum_start: int = 2  # the first longest length
     curriculum_threshold: float = 0.5  # bit errors per sequence that unlock one more length
     device: str = "cpu"
+    init_from: str | None = None  # start from this checkpoint's parameters (fine-tuning)
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
@@ -108,6 +109,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
         backend.check_device(self.device)
         make_task(self.task, **self.task_options)  # validates the task and its options
+        if self.init_from is not None and not isinstance(self.init_from, str):
+            raise ValueError(f"init_from must be a checkpoint path or None, got {self.init_from!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +125,27 @@ class TrainResult:
     history: list[dict]  # the evaluations, as written to metrics.jsonl
     converged: bool
     interrupted: bool = False
+
+
+def init_params_from(model, path: str | os.PathLike) -> None:
+    """Overwrite ``model``'s parameters with those saved at ``path`` (fine-tuning).
+
+    The saved model must have the same parameters, by name and shape (its dtype may differ);
+    anything else is a ``CheckpointError`` naming the file and the first difference.
+    """
+    saved = read(path).model.params
+    if set(saved) != set(model.params):
+        raise CheckpointError(
+            f"{path}: its parameters {sorted(saved)} are not this model's {sorted(model.params)}"
+        )
+    for key, value in model.params.items():
+        if saved[key].shape != value.shape:
+            raise CheckpointError(
+                f"{path}: parameter {key!r} has shape {tuple(saved[key].shape)}, this model's "
+                f"has {tuple(value.shape)}"
+            )
+    for key, value in model.params.items():
+        value[...] = backend.to_device(saved[key].astype(value.dtype), model.device)
 
 
 def build(config: TrainConfig):
@@ -255,7 +279,8 @@ def _resumable(config: dict | None) -> dict | None:
     and time, so that a finished run can be trained further."""
     if config is None:
         return None
-    config = json.loads(json.dumps(config))
+    # a field added since the checkpoint was written takes its default: the run had none
+    config = json.loads(json.dumps({**TrainConfig().to_dict(), **config}))
     return {k: v for k, v in config.items() if k not in ("steps", "max_seconds")}
 
 
@@ -314,6 +339,8 @@ def train(
     checkpoint_path = out / "checkpoint.npz" if out else None
     metrics_path = out / "metrics.jsonl" if out else None
     task, model, optimizer = build(config)
+    if config.init_from is not None and not resume:
+        init_params_from(model, config.init_from)
     rng = np.random.default_rng(config.seed)
     step, sequences, seconds, max_length = 0, 0, 0.0, None
     history: list[dict] = []

@@ -126,6 +126,7 @@ BAD_ARGUMENTS = [
     (["train", "--model", "gru"], ("--model",)),
     (["train", "--resume", "--out", "empty"], ("nothing to resume from",)),
     (["train", "--resume-lr", "1e-4"], ("--resume-lr", "--resume)")),
+    (["train", "--init-from", "missing.npz"], ("missing.npz", "no such checkpoint")),
     (["evaluate", "missing.npz", "--task", "copy"], ("missing.npz", "no such checkpoint")),
     (["evaluate", "x", "--lengths", "a,b"], ("--lengths", "a,b")),
     (["evaluate", "x", "--lengths", "0,3"], ("--lengths",)),

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import ntm_numpy.train as train_module
-from ntm_numpy.checkpoint import read
+from ntm_numpy.checkpoint import read, save
+from ntm_numpy.optim import optimizer_from_state
 from ntm_numpy.tasks import make_task
 from ntm_numpy.train import (
     TrainConfig,
@@ -194,6 +195,38 @@ def test_resume_lr_is_checked(tmp_path, resume_lr):
 def test_resume_lr_needs_resume():
     with pytest.raises(ValueError, match="resume=True"):
         train(tiny_config(steps=5), None, resume_lr=1e-3, verbose=False)
+
+
+def test_init_from_starts_at_a_saved_model(tmp_path):
+    first = train(tiny_config(steps=10), tmp_path / "a", verbose=False)
+    config = tiny_config(
+        steps=1, init_from=str(tmp_path / "a" / "checkpoint.npz"), optimizer_options={"lr": 1e-12}
+    )
+    tuned = train(config, tmp_path / "b", verbose=False)
+    for key, value in first.model.params.items():
+        np.testing.assert_allclose(tuned.model.params[key], value, rtol=0, atol=1e-9)
+    fresh = train(tiny_config(steps=1, optimizer_options={"lr": 1e-12}), None, verbose=False)
+    assert not np.allclose(fresh.model.params["heads.W"], first.model.params["heads.W"])
+
+
+def test_init_from_another_shape_is_a_clear_error(tmp_path):
+    train(tiny_config(steps=5), tmp_path / "a", verbose=False)
+    other = dict(TINY_MODEL, memory_size=9)
+    config = tiny_config(model_options=other, init_from=str(tmp_path / "a" / "checkpoint.npz"))
+    with pytest.raises(ValueError, match=r"checkpoint.npz: parameter 'init.weights' has shape"):
+        train(config, None, verbose=False)
+
+
+def test_resume_a_checkpoint_from_before_a_config_field_existed(tmp_path):
+    """A field added to TrainConfig since (here: init_from) takes its default on resume."""
+    train(tiny_config(steps=5), tmp_path, verbose=False)
+    path = tmp_path / "checkpoint.npz"
+    saved = read(path)
+    del saved.train_state["config"]["init_from"]
+    optimizer = optimizer_from_state(saved.optimizer_state)
+    save(path, saved.model, optimizer=optimizer, train_state=saved.train_state)
+    resumed = train(tiny_config(steps=10), tmp_path, resume=True, verbose=False)
+    assert resumed.step == 10
 
 
 def test_resume_refuses_another_config(tmp_path):
