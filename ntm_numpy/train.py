@@ -425,11 +425,15 @@ def train(
         while step < config.steps and not converged and not stop.requested:
             batch = current_task.sample(batch_size=config.batch_size, rng=rng)
             loss, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
-            norm = global_norm(grads)
-            if config.clip_value is not None:
-                grads = clip_by_value(grads, config.clip_value)
-            if config.clip_norm is not None:
-                grads, _ = clip_by_global_norm(grads, config.clip_norm)
+            # norm: of the raw gradients, for the NaN check; clipping by norm computes it anyway
+            if config.clip_value is None and config.clip_norm is not None:
+                grads, norm = clip_by_global_norm(grads, config.clip_norm)
+            else:
+                norm = global_norm(grads)
+                if config.clip_value is not None:
+                    grads = clip_by_value(grads, config.clip_value)
+                if config.clip_norm is not None:
+                    grads, _ = clip_by_global_norm(grads, config.clip_norm)
             pending.append((loss, norm))
             if step % config.log_every == config.log_every - 1:
                 flush_pending()  # before the update: a NaN gradient never reaches the params
