@@ -232,8 +232,8 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive_int,
         default=10,
-        help="sequences per batch; each batch has one length, so small batches cover more "
-        "lengths of the training range (default: %(default)s)",
+        help="sequences per batch; each batch has one length, and over the training range the "
+        "batches are spread evenly over the lengths (default: %(default)s)",
     )
     ev.add_argument("--seed", type=int, default=1)
     ev.add_argument("--device", choices=["cpu", "gpu"], default="cpu")

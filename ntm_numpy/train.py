@@ -347,10 +347,8 @@ def train(
     recent_costs: list[float] = []  # training losses since the last evaluation
     length_option = _length_option(task)
     if config.curriculum and length_option:
-        shortest = getattr(task.config, length_option.replace("max_", "min_"))
-        max_length = max(
-            shortest, min(config.curriculum_start, getattr(task.config, length_option))
-        )
+        lengths = _training_lengths(task)
+        max_length = max(lengths[0], min(config.curriculum_start, lengths[-1]))
 
     if resume:
         if checkpoint_path is None or not checkpoint_path.exists():
