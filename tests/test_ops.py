@@ -15,7 +15,7 @@ from ntm_numpy.gradcheck import check_op
 from ntm_numpy.heads import Addressing, HeadLayout, heads_backward, heads_forward
 from ntm_numpy.ops import activations as act
 from ntm_numpy.ops import addressing as adr
-from ntm_numpy.ops import linear, loss, lstm, memory
+from ntm_numpy.ops import linear, loss, lstm, memory, reductions
 
 OP_BOUND = 1e-7  # worst relative error of an op's gradient (STYLE.md, "One gradient checker")
 TWIN_TOL = 1e-12  # vectorised op vs its plain-loop twin, float64
@@ -721,3 +721,15 @@ def test_activations_of_huge_inputs_do_not_overflow(dtype):
             np.isfinite(value)
             and np.isfinite(loss.sigmoid_cross_entropy_backward(1.0, cache)).all()
         )
+
+
+@pytest.mark.parametrize(
+    "shape_a, shape_b", [((3, 2, 7), (3, 2, 7)), ((3, 2, 7), (3, 1, 7)), ((5,), (5,))]
+)
+def test_dot_last_is_the_sum_of_products_over_the_last_axis(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    expected = (a * b).sum(axis=-1, keepdims=True)
+    got = reductions.dot_last(a, b)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

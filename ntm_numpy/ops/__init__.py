@@ -5,6 +5,6 @@ Nothing here keeps state or knows about anything above it (the model, training, 
 Backward functions return new arrays; the caller adds them where gradients accumulate.
 """
 
-from . import activations, addressing, linear, loss, lstm, memory
+from . import activations, addressing, linear, loss, lstm, memory, reductions
 
-__all__ = ["activations", "addressing", "linear", "loss", "lstm", "memory"]
+__all__ = ["activations", "addressing", "linear", "loss", "lstm", "memory", "reductions"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import array_module
+from .reductions import dot_last
 
 
 class OutputCache(NamedTuple):
@@ -110,4 +111,6 @@ def softmax_backward(dy, cache: SoftmaxCache):
     dx = y * (dy - sum_j dy_j y_j).
     """
     y, axis = cache
+    if axis in (-1, y.ndim - 1):
+        return y * (dy - dot_last(dy, y))
     return y * (dy - (dy * y).sum(axis=axis, keepdims=True))

@@ -25,6 +25,7 @@ from typing import NamedTuple
 from ..backend import array_module
 from .activations import softmax
 from .memory import MemoryGrad, memory_grad_total
+from .reductions import dot_last
 
 COSINE_EPS = 1e-8  # added to |k| |M_i|: a zero row or key has similarity 0
 NORM_FLOOR = 1e-30  # |k| is floored here before dividing: d|k|/dk = k/|k| becomes 0 at k = 0
@@ -54,7 +55,7 @@ def content_forward(key, memory, beta, memory_norm=None):
     """
     xp = array_module(key)
     dot = key @ memory.swapaxes(-1, -2)  # [B, H, N]  k . M_i for every head and row
-    key_norm = xp.sqrt((key * key).sum(axis=-1, keepdims=True))  # [B, H, 1]
+    key_norm = xp.sqrt(dot_last(key, key))  # [B, H, 1]
     if memory_norm is None:
         memory_norm = row_norms(memory)
     denominator = key_norm * memory_norm + COSINE_EPS
@@ -84,11 +85,11 @@ def content_backward_factored(dw, cache: ContentCache):
     """
     xp = array_module(dw)
     key, memory, beta, key_norm, memory_norm, denominator, cosine, w = cache
-    dz = w * (dw - (dw * w).sum(axis=-1, keepdims=True))
-    dbeta = (dz * cosine).sum(axis=-1, keepdims=True)
+    dz = w * (dw - dot_last(dw, w))
+    dbeta = dot_last(dz, cosine)
     ddot = dz * beta / denominator
     ddenominator = -ddot * cosine
-    dkey_norm = (ddenominator * memory_norm).sum(axis=-1, keepdims=True)  # [B, H, 1]
+    dkey_norm = dot_last(ddenominator, memory_norm)  # [B, H, 1]
     dmemory_norm = (ddenominator * key_norm).sum(axis=1)  # [B, N]
     dkey = ddot @ memory + key * (dkey_norm / xp.maximum(key_norm, NORM_FLOOR))
     scale = dmemory_norm / xp.maximum(memory_norm[:, 0, :], NORM_FLOOR)
@@ -133,7 +134,7 @@ def interpolate_backward(dw, cache: InterpolateCache):
     """(dw_c, dw_prev, dg) = (g dw,  (1 - g) dw,  sum_i dw_i (w_c,i - w_prev,i))."""
     gate, difference = cache
     dw_content = gate * dw
-    return dw_content, dw - dw_content, (dw * difference).sum(axis=-1, keepdims=True)
+    return dw_content, dw - dw_content, dot_last(dw, difference)
 
 
 # --- shift --------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def shift_backward(dw, cache: ShiftCache):
     S = (K - 1) // 2
     dshift = xp.empty(shift.shape, dtype=dw.dtype)
     for k in range(K):
-        dshift[..., k] = (dw * padded[..., 2 * S - k : 2 * S - k + N]).sum(axis=-1)
+        dshift[..., k : k + 1] = dot_last(dw, padded[..., 2 * S - k : 2 * S - k + N])
     padded_dw = dw[..., _circular_padding(xp, N, S)]
     dw_gated = shift[..., :1] * padded_dw[..., :N]
     for k in range(1, K):
@@ -224,8 +225,8 @@ def sharpen_backward(dw, cache: SharpenCache):
     dw~     = dz * gamma / w~
     """
     shifted_plus_tiny, log_shifted, gamma, w = cache
-    dz = w * (dw - (dw * w).sum(axis=-1, keepdims=True))
-    return dz * gamma / shifted_plus_tiny, (dz * log_shifted).sum(axis=-1, keepdims=True)
+    dz = w * (dw - dot_last(dw, w))
+    return dz * gamma / shifted_plus_tiny, dot_last(dz, log_shifted)
 
 
 # --- the four stages chained ----------------------------------------------------------------
