@@ -8,6 +8,7 @@ and precision: the median over rounds that each train one batch of every length 
     python bench/throughput.py                       # batch 1, 16, 64 in float32 and float64
     python bench/throughput.py --batch-sizes 64 --dtypes float32 --seconds 20
     python bench/throughput.py --controller feedforward
+    python bench/throughput.py --workers 1 2         # each batch split over 2 processes
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ntm_numpy import NTM, backend
 from ntm_numpy.allocator import keep_freed_memory
 from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
+from ntm_numpy.parallel import DataParallel
 from ntm_numpy.tasks import make_task
 
 
@@ -49,6 +51,7 @@ def measure(
     controller: str,
     device: str,
     min_rounds: int = 3,
+    workers: int = 1,
 ) -> dict:
     """Training sequences per second, as the median over rounds of one batch of every length.
 
@@ -56,7 +59,8 @@ def measure(
     length 1-20 (in a shuffled order): a round's throughput is the expected throughput under the
     task's uniform length distribution, without the sampling noise of which lengths came up.
     Rounds run until ``seconds`` have passed (at least ``min_rounds``); the median round is
-    reported, since a shared machine slows some rounds down.
+    reported, since a shared machine slows some rounds down. With ``workers`` > 1 each batch is
+    split over that many processes (``ntm_numpy.parallel``), as ``train --workers`` does.
     """
     task = make_task("copy", bits=8, min_length=1, max_length=20)
     model = copy_model(task, dtype, controller)
@@ -65,10 +69,11 @@ def measure(
     optimizer = Adam(AdamConfig(lr=1e-3))
     rng = np.random.default_rng(0)
     lengths = np.arange(task.config.min_length, task.config.max_length + 1)
+    parallel = DataParallel(model, workers)
 
     def train_step(length: int) -> None:
         batch = task.sample(batch_size=batch_size, rng=rng, length=int(length))
-        _, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
+        _, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
         grads, _ = clip_by_global_norm(grads, 50.0)
         optimizer.step(model.params, grads)
 
@@ -86,9 +91,11 @@ def measure(
             train_step(length)
         synchronize()
         round_seconds.append(time.perf_counter() - round_start)
+    parallel.close()
     median = float(np.median(round_seconds))
     return {
         "batch_size": batch_size,
+        "workers": workers,
         "dtype": dtype,
         "sequences_per_s": batch_size * len(lengths) / median,
         "ms_per_step": 1e3 * median / len(lengths),
@@ -103,21 +110,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--controller", default="lstm", choices=["lstm", "feedforward"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="processes that share each batch (ntm_numpy.parallel); one table row each",
+    )
     args = parser.parse_args()
     keep_freed_memory()  # as the trainer does
     print(
         f"copy task, NTM {args.controller} controller 100, memory 128x20, 1 read + 1 write "
         f"head, lengths 1-20, Adam; {args.device}"
     )
-    print(f"{'batch':>5}  {'dtype':>7}  {'sequences/s':>11}  {'ms/step':>8}")
+    print(f"{'batch':>5}  {'dtype':>7}  {'workers':>7}  {'sequences/s':>11}  {'ms/step':>8}")
     for dtype in args.dtypes:
         for batch_size in args.batch_sizes:
-            r = measure(batch_size, dtype, args.seconds, args.controller, args.device)
-            print(
-                f"{batch_size:>5}  {dtype:>7}  {r['sequences_per_s']:>11.0f}  "
-                f"{r['ms_per_step']:>8.1f}",
-                flush=True,
-            )
+            for workers in args.workers:
+                r = measure(
+                    batch_size, dtype, args.seconds, args.controller, args.device, workers=workers
+                )
+                print(
+                    f"{batch_size:>5}  {dtype:>7}  {workers:>7}  {r['sequences_per_s']:>11.0f}  "
+                    f"{r['ms_per_step']:>8.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -208,6 +208,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --resume: continue at this learning rate instead of the saved one",
     )
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    train.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=d.workers,
+        help="CPU processes that share each batch: 2 on a 2-core machine trains batch 64 "
+        "~1.3-1.5x faster; small batches (16) gain nothing (default: %(default)s)",
+    )
     train.add_argument("--quiet", action="store_true")
 
     ev = sub.add_parser(
@@ -310,6 +317,7 @@ def cmd_train(args) -> int:
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         device=args.device,
         init_from=args.init_from,
+        workers=args.workers,
     )
     out = Path(args.out or Path("runs") / args.task)
     if not args.resume and (out / "checkpoint.npz").exists():

@@ -37,6 +37,7 @@ from .checkpoint import CheckpointError, build_model, read, save
 from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
 from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from .optim import optimizer_from_state as _optimizer_from_state
+from .parallel import DataParallel
 from .tasks import make_task
 
 MODEL_TYPES = ("ntm", "lstm")
@@ -84,6 +85,7 @@ class TrainConfig:
     curriculum_threshold: float = 0.5  # bit errors per sequence that unlock one more length
     device: str = "cpu"
     init_from: str | None = None  # start from this checkpoint's parameters (fine-tuning)
+    workers: int = 1  # CPU processes that share each batch (``parallel.DataParallel``)
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
@@ -97,6 +99,7 @@ class TrainConfig:
             "checkpoint_every",
             "log_every",
             "curriculum_start",
+            "workers",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -107,7 +110,11 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        backend.check_device(self.device)
+        if backend.check_device(self.device) == "gpu" and self.workers > 1:
+            raise ValueError(
+                f"workers > 1 splits batches over CPU processes; with device='gpu' use "
+                f"workers=1, got {self.workers}"
+            )
         make_task(self.task, **self.task_options)  # validates the task and its options
         if self.init_from is not None and not isinstance(self.init_from, str):
             raise ValueError(f"init_from must be a checkpoint path or None, got {self.init_from!r}")
@@ -276,12 +283,14 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 def _resumable(config: dict | None) -> dict | None:
     """What a resumed run must share with the one it continues: all but its length in steps
-    and time, so that a finished run can be trained further."""
+    and time, so that a finished run can be trained further, and its number of worker
+    processes (a run may move to another machine; it then sums its gradients in another order,
+    so its losses continue equal only to float rounding)."""
     if config is None:
         return None
     # a field added since the checkpoint was written takes its default: the run had none
     config = json.loads(json.dumps({**TrainConfig().to_dict(), **config}))
-    return {k: v for k, v in config.items() if k not in ("steps", "max_seconds")}
+    return {k: v for k, v in config.items() if k not in ("steps", "max_seconds", "workers")}
 
 
 class _StopOnInterrupt:
@@ -419,10 +428,10 @@ def train(
                 )
             recent_costs.append(loss)
 
-    with _StopOnInterrupt() as stop:
+    with _StopOnInterrupt() as stop, DataParallel(model, config.workers) as parallel:
         while step < config.steps and not converged and not stop.requested:
             batch = current_task.sample(batch_size=config.batch_size, rng=rng)
-            loss, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
+            loss, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
             # norm: of the raw gradients, for the NaN check; clipping by norm computes it anyway
             if config.clip_value is None and config.clip_norm is not None:
                 grads, norm = clip_by_global_norm(grads, config.clip_norm)

@@ -116,6 +116,7 @@ BAD_ARGUMENTS = [
     (["train", "--task", "nope"], ("unknown task 'nope'",)),
     (["train", "--batch-size", "-3"], ("--batch-size", "-3")),
     (["train", "--batch-size", "2.5"], ("--batch-size", "2.5")),
+    (["train", "--workers", "0"], ("--workers", "0")),
     (["train", "--steps", "0"], ("--steps",)),
     (["train", "--lr", "-1"], ("--lr",)),
     (["train", "--task-option", "bits"], ("NAME=VALUE",)),

@@ -1,0 +1,228 @@
+"""Data parallelism on the CPU: one batch's gradient computed by several processes at once.
+
+A training step of one model is a chain of small NumPy calls, so it keeps one core busy and no
+more (BLAS threads only fight over such small products, and threads of Python hold the
+interpreter lock for most of the step). ``DataParallel`` splits each batch along B into one
+shard per worker; this process computes the first shard with the model itself, and worker
+processes, each holding a replica of the model, compute the others at the same time::
+
+    batch [T, B, .]  ->  shards [T, B_k, .]  ->  (L_k, g_k) per shard, in parallel
+    L = sum_k (B_k / B) L_k,    g = sum_k (B_k / B) g_k
+
+The cost is a mean over the sequences of a batch, so the weighted sum is exactly the batch's
+cost and gradient (up to float rounding: the sums are taken in another order, so a run with
+2 workers is reproducible, but not bit-for-bit the run with 1).
+
+Before every step the parameters are copied into memory shared with the workers (one buffer,
+written by this process, read by all), and each worker writes its gradient into a shared buffer
+of its own; only the shards and the costs go through pipes. Workers ignore Ctrl-C (the trainer
+finishes its step and checkpoints) and run BLAS single-threaded.
+
+    >>> with DataParallel(model, workers=2) as parallel:
+    ...     loss, grads = parallel.loss_and_grads(x, y, mask)   # as model.loss_and_grads
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .allocator import keep_freed_memory
+from .checkpoint import build_model, model_type_of
+from .sequence_model import positive_int
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
+    """Split B sequences into at most ``shards`` contiguous, nearly equal, non-empty ranges."""
+    shards = min(shards, batch_size)
+    edges = [batch_size * k // shards for k in range(shards + 1)]
+    return list(itertools.pairwise(edges))
+
+
+class _FlatParams:
+    """Named arrays laid out one after another in one flat buffer (views, no copies)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.layout = [(name, tuple(p.shape)) for name, p in params.items()]
+        self.size = sum(int(np.prod(shape)) for _, shape in self.layout)
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for name, shape in self.layout:
+            stop = start + int(np.prod(shape))
+            out[name] = flat[start:stop].reshape(shape)
+            start = stop
+        return out
+
+
+def _shared_array(context, size: int, dtype: np.dtype):
+    """A buffer of ``size`` elements that child processes can map, and a NumPy view of it."""
+    raw = context.RawArray("b", max(1, size * dtype.itemsize))
+    return raw, np.frombuffer(raw, dtype=dtype, count=size)
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Environment for starting workers: one BLAS thread each (a child inherits it)."""
+    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in BLAS_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _worker(connection, model_type, config, layout, dtype, params_raw, grads_raw) -> None:
+    """A worker process: rebuild the model around the shared parameters, then answer shards."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    keep_freed_memory()  # as in the parent: a step's large arrays are reused, not remapped
+    model = build_model(model_type, config)
+    dtype = np.dtype(dtype)
+    model.params = layout.views(np.frombuffer(params_raw, dtype=dtype, count=layout.size))
+    grads_out = layout.views(np.frombuffer(grads_raw, dtype=dtype, count=layout.size))
+    while True:
+        message = connection.recv()
+        if message is None:
+            return
+        try:
+            loss, grads = model.loss_and_grads(*message)
+            for name, grad in grads.items():
+                grads_out[name][...] = grad
+            connection.send(float(loss))
+        except Exception as error:  # handed to the parent, which raises it
+            connection.send(error)
+
+
+class DataParallel:
+    """``loss_and_grads`` of ``model`` with each batch split over ``workers`` processes.
+
+    ``workers=1`` starts no process and calls the model directly. The model must live on the
+    CPU; its parameters may be replaced or updated in place between calls (each call sends the
+    current ones). Use it as a context manager, or call ``close``, to stop the workers.
+    """
+
+    def __init__(self, model, workers: int) -> None:
+        positive_int("workers", workers)
+        if workers > 1 and model.device != "cpu":
+            raise ValueError(
+                f"workers > 1 splits a batch over CPU processes; the model is on the "
+                f"{model.device} (use workers=1)"
+            )
+        self.model = model
+        self.workers = workers
+        self._processes: list = []
+        self._connections: list = []
+        self._grads: list[dict[str, np.ndarray]] = []
+        if workers == 1:
+            return
+        context = multiprocessing.get_context("spawn")  # fork is unsafe with BLAS threads
+        dtype = np.dtype(model.config.dtype)
+        self._layout = _FlatParams(model.params)
+        params_raw, self._flat_params = _shared_array(context, self._layout.size, dtype)
+        self._params = self._layout.views(self._flat_params)
+        config = model.config.to_dict()
+        with _single_threaded_blas():
+            for _ in range(workers - 1):
+                grads_raw, flat_grads = _shared_array(context, self._layout.size, dtype)
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_worker,
+                    args=(
+                        theirs,
+                        model_type_of(model),
+                        config,
+                        self._layout,
+                        dtype.str,
+                        params_raw,
+                        grads_raw,
+                    ),
+                    daemon=True,
+                )
+                process.start()
+                theirs.close()
+                self._processes.append(process)
+                self._connections.append(ours)
+                self._grads.append(self._layout.views(flat_grads))
+
+    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
+        """As ``model.loss_and_grads``: the batch's cost (a 0-d array) and its gradients.
+
+        Shapes: x [T, B, input_size], y [T, B, outputs], mask [T, B] (None: every step).
+        """
+        if self.workers == 1:
+            return self.model.loss_and_grads(x, y, mask)
+        if self._processes and not self._connections:
+            raise RuntimeError("DataParallel is closed")
+        model = self.model
+        x = model._check_sequence(x)  # every shard is then valid: no worker fails on input
+        y, mask = model._check_targets(x, y, mask)
+        B = x.shape[1]
+        bounds = shard_bounds(B, self.workers)
+        for name, value in model.params.items():
+            self._params[name][...] = value
+        connections = self._connections[: len(bounds) - 1]
+        for connection, (start, stop) in zip(connections, bounds[1:], strict=True):
+            connection.send((x[:, start:stop], y[:, start:stop], mask[:, start:stop]))
+        start, stop = bounds[0]
+        try:
+            loss, grads = model.loss_and_grads(
+                x[:, start:stop], y[:, start:stop], mask[:, start:stop]
+            )
+        finally:  # every answer is read, even after an error, so the next call starts clean
+            answers = [self._receive(connection) for connection in connections]
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        weights = [(stop - start) / B for start, stop in bounds]
+        loss = loss * weights[0]
+        grads = {name: grad * weights[0] for name, grad in grads.items()}
+        for answer, theirs, weight in zip(answers, self._grads, weights[1:], strict=False):
+            loss = loss + answer * weight
+            for name, grad in grads.items():
+                grad += theirs[name] * weight
+        return loss, grads
+
+    def _receive(self, connection):
+        try:
+            return connection.recv()
+        except EOFError:
+            self.close()
+            return RuntimeError("a DataParallel worker process died")
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        for connection in self._connections:
+            try:
+                connection.send(None)
+                connection.close()
+            except (BrokenPipeError, OSError):
+                pass
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+        self._connections = []
+
+    def __enter__(self) -> DataParallel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # at interpreter exit, modules may be gone already
+            pass
