@@ -127,6 +127,8 @@ def main() -> None:
     for dtype in args.dtypes:
         for batch_size in args.batch_sizes:
             for workers in args.workers:
+                if workers > batch_size:  # a batch splits into at most batch_size shards
+                    continue
                 r = measure(
                     batch_size, dtype, args.seconds, args.controller, args.device, workers=workers
                 )
