@@ -105,6 +105,13 @@ def _worker(connection, model_type, config, layout, dtype, params_raw, grads_raw
             connection.send(error)
 
 
+def _worker_died() -> RuntimeError:
+    return RuntimeError(
+        "a DataParallel worker process died (killed, or out of memory); the others are "
+        "stopped: start a new DataParallel"
+    )
+
+
 class DataParallel:
     """``loss_and_grads`` of ``model`` with each batch split over ``workers`` processes.
 
@@ -173,8 +180,12 @@ class DataParallel:
         for name, value in model.params.items():
             self._params[name][...] = value
         connections = self._connections[: len(bounds) - 1]
-        for connection, (start, stop) in zip(connections, bounds[1:], strict=True):
-            connection.send((x[:, start:stop], y[:, start:stop], mask[:, start:stop]))
+        try:
+            for connection, (start, stop) in zip(connections, bounds[1:], strict=True):
+                connection.send((x[:, start:stop], y[:, start:stop], mask[:, start:stop]))
+        except OSError:  # a broken pipe: the worker is gone
+            self.close()
+            raise _worker_died() from None
         start, stop = bounds[0]
         try:
             loss, grads = model.loss_and_grads(
@@ -197,9 +208,9 @@ class DataParallel:
     def _receive(self, connection):
         try:
             return connection.recv()
-        except EOFError:
+        except (EOFError, OSError):
             self.close()
-            return RuntimeError("a DataParallel worker process died")
+            return _worker_died()
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""

@@ -4,6 +4,9 @@ workers usable, and training with workers that resumes bit for bit."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -161,3 +164,20 @@ def test_training_with_workers_resumes_bit_for_bit_and_follows_one_process(tmp_p
     single = train(TrainConfig(**TINY_TRAIN), tmp_path / "c", verbose=False)
     for name, value in single.model.params.items():
         np.testing.assert_allclose(uninterrupted.model.params[name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_workers_ignore_ctrl_c_and_a_dead_worker_is_a_clear_error():
+    """Ctrl-C in a terminal reaches every process of the group: the workers must outlive it
+    (the trainer finishes its step and checkpoints); a worker killed outright is an error."""
+    model = random_ntm(seed=0)
+    x, y, mask = random_batch(np.random.default_rng(3), T=3, B=4)
+    expected = float(model.loss_and_grads(x, y, mask)[0])
+    with DataParallel(model, workers=2) as parallel:
+        parallel.loss_and_grads(x, y, mask)  # the worker is up and answering
+        (process,) = parallel._processes
+        os.kill(process.pid, signal.SIGINT)
+        np.testing.assert_allclose(float(parallel.loss_and_grads(x, y, mask)[0]), expected)
+        process.kill()
+        process.join()
+        with pytest.raises(RuntimeError, match="worker process died"):
+            parallel.loss_and_grads(x, y, mask)
