@@ -25,12 +25,19 @@ def outer_sum(rows, cols):
     A batched matrix product rows^T cols. NumPy hands a product to BLAS only when its inner
     dimension exceeds 1, and falls back to a loop 5-10x slower otherwise, so a single term is
     padded with a zero term (an exact no-op in the sum).
+
+    The product is computed as (cols^T rows)^T: the same numbers, laid out [..., M, N] in memory
+    and returned as a transposed view. Every memory M_t and every dense dL/dM_t is born here
+    (or from an elementwise op on such arrays, which keeps their layout), so they all store
+    their columns contiguously: the key products k . M_i, the row norms and these products run
+    1.5-3x faster so at [64, 128, 20], the read w M somewhat slower; one training step at batch
+    64 in float32, 3-6% faster (``bench/ab.py``).
     """
     xp = array_module(rows)
     if rows.shape[-2] == 1:
         rows = xp.concatenate([rows, xp.zeros(rows.shape, dtype=rows.dtype)], axis=-2)
         cols = xp.concatenate([cols, cols], axis=-2)
-    return rows.swapaxes(-1, -2) @ cols
+    return (cols.swapaxes(-1, -2) @ rows).swapaxes(-1, -2)
 
 
 class MemoryGrad(NamedTuple):
