@@ -213,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=d.workers,
         help="CPU processes that share each batch: 2 on a 2-core machine trains batch 64 "
-        "~1.3-1.5x faster; small batches (16) gain nothing (default: %(default)s)",
+        "1.2-1.5x faster; small batches gain little or nothing (default: %(default)s)",
     )
     train.add_argument("--quiet", action="store_true")
 
