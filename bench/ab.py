@@ -96,14 +96,21 @@ def main() -> None:
         )
         for name, root in roots.items()
     }
-    first = {name: json.loads(child.stdout.readline()) for name, child in children.items()}
+
+    def answer(name: str) -> str:
+        line = children[name].stdout.readline()
+        if not line:  # the child died; its traceback went to stderr
+            raise SystemExit(f"the {name} checkout ({roots[name]}) failed to run a round")
+        return line
+
+    first = {name: json.loads(answer(name)) for name in children}
     worst = max(abs(a - b) / abs(a) for a, b in zip(first["base"], first["new"], strict=True))
     times: dict[str, list[float]] = {"base": [], "new": []}
     for k in range(args.rounds):
         for name in ("base", "new") if k % 2 == 0 else ("new", "base"):
             children[name].stdin.write("round\n")
             children[name].stdin.flush()
-            times[name].append(float(children[name].stdout.readline()))
+            times[name].append(float(answer(name)))
     for child in children.values():
         child.stdin.close()
         child.wait()
