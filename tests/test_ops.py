@@ -513,6 +513,17 @@ def test_outer_sum_matches_a_loop_over_terms(K):
     for b, h, k in np.ndindex(2, 3, K):
         twin[b, h] += np.outer(rows[b, h, k], cols[b, h, k])
     assert_twins(memory.outer_sum(rows, cols), twin)
+    # stored transposed ([..., M, N] in memory), so that every memory born of it is too
+    assert memory.outer_sum(rows, cols).swapaxes(-1, -2).flags.c_contiguous
+
+
+def test_memories_are_stored_transposed():
+    """M_t and dL/dM_t keep outer_sum's layout through the write (a speed property only)."""
+    inputs = write_inputs(np.random.default_rng(49), 3, 1, 7)
+    written, cache = memory.write_forward(*inputs)
+    assert written.swapaxes(-1, -2).flags.c_contiguous
+    dmemory_prev = memory.write_backward(written * 0.5, cache)[0]
+    assert dmemory_prev.swapaxes(-1, -2).flags.c_contiguous
 
 
 def test_erase_factors_are_one_minus_w_e():
