@@ -38,6 +38,8 @@ def serve(root: str, batch_size: int, dtype: str) -> None:
 
     keep_freed_memory()
     task = make_task("copy", bits=8, min_length=1, max_length=20)
+    # throughput.copy_model's configuration, written out: importing bench/throughput.py would
+    # put this checkout's ntm_numpy ahead of ROOT's on sys.path
     model = NTM(
         input_size=task.input_size,
         output_size=task.output_size,

@@ -84,12 +84,12 @@ def _single_threaded_blas():
                 os.environ[name] = value
 
 
-def _worker(connection, model_type, config, layout, dtype, params_raw, grads_raw) -> None:
+def _worker(connection, model_type, config, layout, params_raw, grads_raw) -> None:
     """A worker process: rebuild the model around the shared parameters, then answer shards."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     keep_freed_memory()  # as in the parent: a step's large arrays are reused, not remapped
     model = build_model(model_type, config)
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(model.config.dtype)
     model.params = layout.views(np.frombuffer(params_raw, dtype=dtype, count=layout.size))
     grads_out = layout.views(np.frombuffer(grads_raw, dtype=dtype, count=layout.size))
     while True:
@@ -136,13 +136,13 @@ class DataParallel:
             return
         context = multiprocessing.get_context("spawn")  # fork is unsafe with BLAS threads
         dtype = np.dtype(model.config.dtype)
-        self._layout = _FlatParams(model.params)
-        params_raw, self._flat_params = _shared_array(context, self._layout.size, dtype)
-        self._params = self._layout.views(self._flat_params)
+        layout = _FlatParams(model.params)
+        params_raw, flat_params = _shared_array(context, layout.size, dtype)
+        self._params = layout.views(flat_params)
         config = model.config.to_dict()
         with _single_threaded_blas():
             for _ in range(workers - 1):
-                grads_raw, flat_grads = _shared_array(context, self._layout.size, dtype)
+                grads_raw, flat_grads = _shared_array(context, layout.size, dtype)
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_worker,
@@ -150,8 +150,7 @@ class DataParallel:
                         theirs,
                         model_type_of(model),
                         config,
-                        self._layout,
-                        dtype.str,
+                        layout,
                         params_raw,
                         grads_raw,
                     ),
@@ -161,7 +160,7 @@ class DataParallel:
                 theirs.close()
                 self._processes.append(process)
                 self._connections.append(ours)
-                self._grads.append(self._layout.views(flat_grads))
+                self._grads.append(layout.views(flat_grads))
 
     def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
         """As ``model.loss_and_grads``: the batch's cost (a 0-d array) and its gradients.
