@@ -29,6 +29,7 @@ addressing.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -188,10 +189,12 @@ class Trace(NamedTuple):
     erase: Any  # [T, B, W, M]
     add: Any  # [T, B, W, M]
     memory: Any  # [T, B, N, M]  after each step's write
+    write_key: Any  # [T, B, W, M]
     write_beta: Any  # [T, B, W]
     write_gate: Any  # [T, B, W]
     write_shift: Any  # [T, B, W, 2S+1]
     write_gamma: Any  # [T, B, W]
+    read_key: Any  # [T, B, R, M]
     read_beta: Any  # [T, B, R]
     read_gate: Any  # [T, B, R]
     read_shift: Any  # [T, B, R, 2S+1]
@@ -207,6 +210,7 @@ class ForwardCache:
     controller_inputs: Any  # [T, B, D]   [x_t, r_{t-1}(, h_{t-1})]
     hidden: Any  # [T, B, C]
     output_inputs: Any  # [T, B, C + R*M]   [h_t, r_t]
+    intervened: bool = False  # forward(x, intervene=...) replaced head parameters
 
     @property
     def trace(self) -> Trace:
@@ -216,11 +220,12 @@ class ForwardCache:
             return xp.stack([get(step) for step in self.steps])
 
         def addressing(which: str) -> list:
-            """The four stages, then beta, g, s, gamma, of the write or the read heads."""
+            """The four stages, then k, beta, g, s, gamma, of the write or the read heads."""
             caches = [getattr(step, which) for step in self.steps]
             stages = [address_stages(c) for c in caches]
             return [
                 *(xp.stack([s[k] for s in stages]) for k in range(4)),
+                xp.stack([c.content.key for c in caches]),
                 xp.stack([c.content.beta[..., 0] for c in caches]),
                 xp.stack([c.interpolate.gate[..., 0] for c in caches]),
                 xp.stack([c.shift.shift for c in caches]),
@@ -235,15 +240,34 @@ class ForwardCache:
             erase=over_time(lambda s: s.write.erase),
             add=over_time(lambda s: s.write.add),
             memory=over_time(lambda s: s.read.memory),
-            write_beta=write[4],
-            write_gate=write[5],
-            write_shift=write[6],
-            write_gamma=write[7],
-            read_beta=read[4],
-            read_gate=read[5],
-            read_shift=read[6],
-            read_gamma=read[7],
+            write_key=write[4],
+            write_beta=write[5],
+            write_gate=write[6],
+            write_shift=write[7],
+            write_gamma=write[8],
+            read_key=read[4],
+            read_beta=read[5],
+            read_gate=read[6],
+            read_shift=read[7],
+            read_gamma=read[8],
         )
+
+
+def _step_hook(intervene, t: int):
+    """``intervene(t, heads)`` as step t's one-argument hook (None for None)."""
+    if intervene is None:
+        return None
+
+    def hook(heads: HeadParams) -> HeadParams:
+        replaced = intervene(t, heads)
+        if not isinstance(replaced, HeadParams):
+            raise ValueError(
+                f"intervene must return a HeadParams (heads._replace(...)), got "
+                f"{type(replaced).__name__} at step {t}"
+            )
+        return replaced
+
+    return hook
 
 
 class NTM(SequenceModel):
@@ -325,12 +349,13 @@ class NTM(SequenceModel):
     # --- forward ---------------------------------------------------------------------------
 
     def _step_forward(
-        self, x_t, state: NTMState, controller_input=None, memory_norm=None
+        self, x_t, state: NTMState, controller_input=None, memory_norm=None, intervene=None
     ) -> tuple[NTMState, StepCache]:
         """One step (module docstring, 1-5).
 
         ``controller_input`` is an optional [B, D] buffer; ``memory_norm`` [B, 1, N], if given,
         the row norms of ``state.memory``, which the last step's read addressing computed.
+        ``intervene(heads) -> heads``, if given, replaces the step's ``HeadParams``.
         """
         xp, p = self.xp, self.params
         B = x_t.shape[0]
@@ -347,6 +372,8 @@ class NTM(SequenceModel):
 
         # 2. heads
         heads, heads_cache = heads_forward(h @ p["heads.W"] + p["heads.b"], self.layout)
+        if intervene is not None:
+            heads = intervene(heads)
 
         # 3-4. write heads address M_{t-1}, then erase and add
         w_write, write_address_cache = address_forward(
@@ -368,13 +395,40 @@ class NTM(SequenceModel):
         )
         return NTMState(h, c, reads, w_read, w_write, memory), cache
 
-    def forward(self, x, keep_cache: bool = True) -> tuple[Any, ForwardCache | None]:
+    def forward(
+        self,
+        x,
+        keep_cache: bool = True,
+        intervene: Callable[[int, HeadParams], HeadParams] | None = None,
+    ) -> tuple[Any, ForwardCache | None]:
         """Logits for a whole sequence: x [T, B, input_size] -> logits [T, B, output_size].
 
         With ``keep_cache=False`` nothing is kept for the backward pass (the cache returned is
         None), so evaluating long sequences costs the memory of one step.
+
+        ``intervene(t, heads) -> heads``, if given, is called at every step t with the head
+        parameters the controller produced (a ``HeadParams``: ``heads.write`` and
+        ``heads.read`` are ``Addressing(key, beta, gate, shift, gamma)``, shapes [B, H, M],
+        [B, H, 1], [B, H, 1], [B, H, 2S+1], [B, H, 1]; ``heads.erase``, ``heads.add``
+        [B, W, M]), before any addressing; the step goes on with the ``HeadParams`` it returns.
+        It is a causal test of the mechanism: clamp a parameter at chosen steps and watch the
+        output change. For example, no interpolation with the content weighting at steps 3-5::
+
+            def no_content(t, heads):
+                if t not in (3, 4, 5):
+                    return heads
+                gate = heads.write.gate * 0.0  # g = 0: w_g = w_{t-1}
+                return heads._replace(write=heads.write._replace(gate=gate))
+
+            logits, cache = model.forward(x, intervene=no_content)
+
+        Return new arrays (``_replace``, ``xp.full_like``); do not write into the ones given.
+        The trace (``cache.trace``) shows the replaced values. ``backward`` refuses a cache
+        from an intervened forward: its gradients would not be those of any model.
         """
         x = self._check_sequence(x)
+        if intervene is not None and not callable(intervene):
+            raise ValueError(f"intervene must be a function (t, heads) -> heads, got {intervene!r}")
         xp, p, c = self.xp, self.params, self.config
         T, B, _ = x.shape
         state, init_cache = self._initial_state(B)
@@ -385,7 +439,8 @@ class NTM(SequenceModel):
         steps, memory_norm = [], None
         for t in range(T):
             buffer = controller_inputs[t] if keep_cache else None
-            state, step_cache = self._step_forward(x[t], state, buffer, memory_norm)
+            hook = _step_hook(intervene, t)
+            state, step_cache = self._step_forward(x[t], state, buffer, memory_norm, hook)
             memory_norm = step_cache.read_address.content.memory_norm  # |M_t|, reused at t+1
             output_inputs[t, :, : c.controller_size] = state.h
             output_inputs[t, :, c.controller_size :] = state.reads.reshape(B, RM)
@@ -396,7 +451,9 @@ class NTM(SequenceModel):
         if not keep_cache:
             return logits, None
         hidden = output_inputs[..., : c.controller_size]
-        return logits, ForwardCache(steps, init_cache, controller_inputs, hidden, output_inputs)
+        cache = ForwardCache(steps, init_cache, controller_inputs, hidden, output_inputs)
+        cache.intervened = intervene is not None
+        return logits, cache
 
     def step(self, x_t, state: NTMState | None = None) -> tuple[Any, NTMState]:
         """One step, as the reference's single-step model: x_t [B, input_size] -> y_t [B, O].
@@ -428,6 +485,10 @@ class NTM(SequenceModel):
         """
         if cache is None:
             raise ValueError("cache is None: run forward(x, keep_cache=True) before backward")
+        if cache.intervened:
+            raise ValueError(
+                "cache is from forward(x, intervene=...): backward needs a plain forward"
+            )
         xp, p, c = self.xp, self.params, self.config
         T, B = cache.output_inputs.shape[:2]
         dlogits = self._as_model_array(dlogits, "dlogits", (T, B, c.outputs))

@@ -200,10 +200,12 @@ def test_trace_shapes_are_as_documented():
         "erase": (T, B, W, M),
         "add": (T, B, W, M),
         "memory": (T, B, N, M),
+        "write_key": (T, B, W, M),
         "write_beta": (T, B, W),
         "write_gate": (T, B, W),
         "write_shift": (T, B, W, K),
         "write_gamma": (T, B, W),
+        "read_key": (T, B, R, M),
         "read_beta": (T, B, R),
         "read_gate": (T, B, R),
         "read_shift": (T, B, R, K),
@@ -224,6 +226,69 @@ def test_trace_memory_and_reads_follow_the_write_and_read_equations():
         memory = memory * keep + np.einsum("bhn,bhm->bnm", w, a)
         np.testing.assert_allclose(tr.memory[t], memory, atol=1e-12)
         np.testing.assert_allclose(tr.reads[t], tr.read_weights[t] @ memory, atol=1e-12)
+
+
+def clamp_write_gate(value: float, steps=None):
+    """An intervention: the write heads' g = value at ``steps`` (every step for None)."""
+
+    def intervene(t, heads):
+        if steps is not None and t not in steps:
+            return heads
+        gate = np.full_like(heads.write.gate, value)
+        return heads._replace(write=heads.write._replace(gate=gate))
+
+    return intervene
+
+
+@pytest.mark.parametrize("keep_cache", [True, False])
+def test_an_identity_intervention_changes_nothing_bit_for_bit(keep_cache):
+    model = tiny_model(memory_init="random")
+    x = sequence(model, T=6)[0]
+    seen = []
+
+    def identity(t, heads):
+        seen.append(t)
+        return heads
+
+    plain = model.forward(x, keep_cache=keep_cache)[0]
+    np.testing.assert_array_equal(model.forward(x, keep_cache, intervene=identity)[0], plain)
+    assert seen == list(range(6))
+
+
+def test_clamping_the_gate_to_zero_keeps_the_previous_weighting_and_changes_the_output():
+    model = tiny_model(memory_init="random")
+    x = sequence(model, T=6)[0]
+    logits, cache = model.forward(x, intervene=clamp_write_gate(0.0))
+    trace = cache.trace
+    assert (trace.write_gate == 0).all()
+    # w_g = g w_c + (1 - g) w_{t-1} = w_{t-1}: the gated weighting is the last step's weights
+    np.testing.assert_array_equal(trace.write_gated[1:], trace.write_weights[:-1])
+    assert np.abs(logits - model.forward(x)[0]).max() > 1e-3
+    # without a cache the same intervention gives the same logits
+    np.testing.assert_array_equal(
+        model.forward(x, keep_cache=False, intervene=clamp_write_gate(0.0))[0], logits
+    )
+
+
+def test_an_intervention_at_chosen_steps_leaves_the_steps_before_them_alone():
+    model = tiny_model(memory_init="random")
+    x = sequence(model, T=6)[0]
+    plain = model.forward(x)[0]
+    logits = model.forward(x, intervene=clamp_write_gate(1.0, steps={3, 4}))[0]
+    np.testing.assert_array_equal(logits[:3], plain[:3])
+    assert np.abs(logits[3:] - plain[3:]).max() > 1e-6
+
+
+def test_backward_refuses_an_intervened_forward_and_bad_interventions_are_refused():
+    model = tiny_model()
+    x = sequence(model)[0]
+    logits, cache = model.forward(x, intervene=lambda t, heads: heads)
+    with pytest.raises(ValueError, match="intervene"):
+        model.backward(np.ones_like(logits), cache)
+    with pytest.raises(ValueError, match="intervene must be a function"):
+        model.forward(x, intervene="g=0")
+    with pytest.raises(ValueError, match=r"intervene must return a HeadParams.*step 0"):
+        model.forward(x, intervene=lambda t, heads: heads.write)
 
 
 def test_config_is_frozen_and_kept():
