@@ -5,6 +5,17 @@
 which is -[y log2 p + (1 - y) log2 (1 - p)] with p = sigma(z), summed over the scored steps and
 bits of a sequence and averaged over the B sequences of a batch. Computing it from the logits
 (softplus(z) - y z = log(1 + e^z) - y z) never takes the log of 0.
+
+Each bit's term is computed as
+
+    softplus(z) - y z = (max(z, 0) - y z) + log(1 + e^{-|z|})
+
+(the same number: log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|}) for either sign of z), because
+near convergence the bits are confident and right, |z| ~ 14 with y = [z > 0], and there the term
+is ~e^{-|z|} ~ 1e-6. Written as softplus(z) - y z it is a difference of two numbers near 14,
+whose float32 spacing (1e-6) is the size of the answer: the float32 cost of a converged model
+came out 0.7% low. In the form above the first bracket is exactly 0 for such a bit, and
+``log1p(exp(-|z|))`` keeps the small term's full precision.
 """
 
 from __future__ import annotations
@@ -31,7 +42,8 @@ def sigmoid_cross_entropy_forward(logits, targets, mask):
     """
     xp = array_module(logits)
     mask = mask[..., None]
-    per_bit = xp.logaddexp(0.0, logits) - targets * logits
+    # softplus(z) - y z, without subtracting two numbers near |z| (module docstring)
+    per_bit = xp.maximum(logits, 0.0) - targets * logits + xp.log1p(xp.exp(-xp.abs(logits)))
     loss = (per_bit * mask).sum() / (LN2 * logits.shape[1])
     return loss, LossCache(logits, targets, mask)
 
