@@ -1,140 +1,131 @@
-"""Training throughput on the copy task at the paper's copy configuration.
+"""Training throughput and peak memory of each shipped model's configuration.
 
-LSTM controller of 100 units, memory 128 x 20, one read and one write head, 8-bit vectors,
-lengths 1-20. One training step is a sampled batch, forward, backward, global-norm clipping and
-an Adam update: exactly what ``train.py`` does. Prints sequences per second for each batch size
-and precision: the median over rounds that each train one batch of every length 1-20.
+For every configuration (``bench/configs.py``), batch size and precision, it times the
+package's automatic choice of worker processes and BLAS threads (``ntm_numpy.threads``: what
+``python -m ntm_numpy train`` uses with no options and no environment variables) beside every
+hand-tuned setting this machine allows (1 or all cores of BLAS threads; 1 to all cores of
+workers), and prints them side by side. Throughput is the median round (one batch of every
+length of the task's range, ``harness.py``) of one training step each: sample, loss and
+gradients, clipping, Adam. Each measurement runs in a fresh process, so its peak resident
+memory is its own.
 
-    python bench/throughput.py                       # batch 1, 16, 64 in float32 and float64
-    python bench/throughput.py --batch-sizes 64 --dtypes float32 --seconds 20
-    python bench/throughput.py --controller feedforward
-    python bench/throughput.py --workers 1 2         # each batch split over 2 processes
+    python bench/throughput.py                                   # the README's table
+    python bench/throughput.py --configs copy --batch-sizes 64 --seconds 20
+    python bench/throughput.py --configs copy_lstm --dtypes float64 --batch-sizes 1
+
+Single runs move by 10-20% here from one run to the next; to decide between two settings, use
+the interleaved ``bench/ab.py --arm ... --arm ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ntm_numpy import NTM, backend
-from ntm_numpy.allocator import keep_freed_memory
-from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
-from ntm_numpy.parallel import DataParallel
-from ntm_numpy.tasks import make_task
+from configs import CONFIGS, TABLE  # noqa: E402
+from harness import Bench, apply_settings, describe, peak_rss_mb  # noqa: E402
 
 
-def copy_model(task, dtype: str, controller: str = "lstm") -> NTM:
-    """The paper's copy configuration: controller 100, memory 128 x 20, 1 read + 1 write head."""
-    return NTM(
-        input_size=task.input_size,
-        output_size=task.output_size,
-        memory_size=128,
-        memory_dim=20,
-        controller_size=100,
-        num_heads=1,
-        controller=controller,
-        dtype=dtype,
-        seed=0,
-    )
-
-
-def measure(
-    batch_size: int,
-    dtype: str,
-    seconds: float,
-    controller: str,
-    device: str,
-    min_rounds: int = 3,
-    workers: int = 1,
-) -> dict:
-    """Training sequences per second, as the median over rounds of one batch of every length.
-
-    The time of a step grows with the sequence length, so a round holds one batch of each
-    length 1-20 (in a shuffled order): a round's throughput is the expected throughput under the
-    task's uniform length distribution, without the sampling noise of which lengths came up.
-    Rounds run until ``seconds`` have passed (at least ``min_rounds``); the median round is
-    reported, since a shared machine slows some rounds down. With ``workers`` > 1 each batch is
-    split over that many processes (``ntm_numpy.parallel``), as ``train --workers`` does.
-    """
-    task = make_task("copy", bits=8, min_length=1, max_length=20)
-    model = copy_model(task, dtype, controller)
-    if device == "gpu":
-        model.to("gpu")
-    optimizer = Adam(AdamConfig(lr=1e-3))
-    rng = np.random.default_rng(0)
-    lengths = np.arange(task.config.min_length, task.config.max_length + 1)
-    parallel = DataParallel(model, workers)
-
-    def train_step(length: int) -> None:
-        batch = task.sample(batch_size=batch_size, rng=rng, length=int(length))
-        _, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
-        grads, _ = clip_by_global_norm(grads, 50.0)
-        optimizer.step(model.params, grads)
-
-    def synchronize() -> None:
-        if device == "gpu":
-            backend.require_gpu().cuda.Device().synchronize()
-
-    for length in (lengths.min(), lengths.max()):  # warm up: allocator, caches, GPU kernels
-        train_step(length)
-    synchronize()
-    round_seconds, start = [], time.perf_counter()
-    while time.perf_counter() - start < seconds or len(round_seconds) < min_rounds:
-        round_start = time.perf_counter()
-        for length in rng.permutation(lengths):
-            train_step(length)
-        synchronize()
-        round_seconds.append(time.perf_counter() - round_start)
-    parallel.close()
-    median = float(np.median(round_seconds))
+def measure(config: str, batch_size: int, dtype: str, setting: dict, seconds: float) -> dict:
+    """In this process: median-round throughput of one setting, and the peak memory."""
+    workers, blas = apply_settings(batch_size, dtype, setting["workers"], setting["blas_threads"])
+    bench = Bench(config, batch_size, dtype, workers)
+    bench.round()  # warm up: allocator, caches
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < 3:
+        times.append(bench.round()[0])
+    bench.close()
+    median = sorted(times)[len(times) // 2]
+    own, child = peak_rss_mb()
     return {
-        "batch_size": batch_size,
         "workers": workers,
-        "dtype": dtype,
-        "sequences_per_s": batch_size * len(lengths) / median,
-        "ms_per_step": 1e3 * median / len(lengths),
-        "rounds": len(round_seconds),
+        "blas_threads": blas,
+        "sequences_per_s": bench.sequences_per_round / median,
+        "rounds": len(times),
+        "rss_mb": own,
+        "worker_rss_mb": child if workers > 1 else 0.0,
     }
+
+
+def measure_in_child(config: str, batch_size: int, dtype: str, setting: dict, seconds: float):
+    command = [sys.executable, str(HERE), "--child", json.dumps(setting), "--configs", config]
+    command += ["--batch-sizes", str(batch_size), "--dtypes", dtype, "--seconds", str(seconds)]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{config} batch {batch_size} {describe(setting)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def hand_settings(batch_size: int, cores: int) -> list[dict]:
+    """Every setting worth trying by hand: one process with 1 or all BLAS threads, or 2..cores
+    single-threaded workers (never more workers than sequences, nor threads than cores)."""
+    settings = [{"workers": 1, "blas_threads": 1}]
+    if cores > 1:
+        settings.append({"workers": 1, "blas_threads": cores})
+    settings += [{"workers": w, "blas_threads": 1} for w in range(2, min(cores, batch_size) + 1)]
+    return settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(TABLE), choices=sorted(CONFIGS))
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
-    parser.add_argument("--controller", default="lstm", choices=["lstm", "feedforward"])
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument(
-        "--workers",
-        type=int,
-        nargs="+",
-        default=[1],
-        help="processes that share each batch (ntm_numpy.parallel); one table row each",
-    )
+    parser.add_argument("--dtypes", nargs="+", default=["float32"])
+    parser.add_argument("--seconds", type=float, default=6.0, help="per measurement")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    keep_freed_memory()  # as the trainer does
+    if args.child:
+        setting = json.loads(args.child)
+        result = measure(
+            args.configs[0], args.batch_sizes[0], args.dtypes[0], setting, args.seconds
+        )
+        print(json.dumps(result))
+        return
+
+    from ntm_numpy.threads import available_cores, choose
+
+    cores = available_cores()
+    print(f"training sequences/s (median round) and peak RSS; {cores} cores; no *_NUM_THREADS")
     print(
-        f"copy task, NTM {args.controller} controller 100, memory 128x20, 1 read + 1 write "
-        f"head, lengths 1-20, Adam; {args.device}"
+        f"{'configuration':<46} {'batch':>5} {'dtype':>7}  {'auto':<13} {'seq/s':>6} "
+        f"{'RSS MB':>7}  {'best by hand':<13} {'seq/s':>6}  {'auto/best':>9}"
     )
-    print(f"{'batch':>5}  {'dtype':>7}  {'workers':>7}  {'sequences/s':>11}  {'ms/step':>8}")
-    for dtype in args.dtypes:
-        for batch_size in args.batch_sizes:
-            for workers in args.workers:
-                if workers > batch_size:  # a batch splits into at most batch_size shards
-                    continue
-                r = measure(
-                    batch_size, dtype, args.seconds, args.controller, args.device, workers=workers
+    for config in args.configs:
+        for dtype in args.dtypes:
+            for batch_size in args.batch_sizes:
+                auto = choose(batch_size=batch_size, dtype=dtype)
+                results = {}
+                for setting in hand_settings(batch_size, cores):
+                    key = (setting["workers"], setting["blas_threads"])
+                    results[key] = measure_in_child(
+                        config, batch_size, dtype, setting, args.seconds
+                    )
+                mine = results[(auto.workers, auto.blas_threads)]
+                best_key = max(results, key=lambda k: results[k]["sequences_per_s"])
+                best = results[best_key]
+                rss = f"{mine['rss_mb']:.0f}" + (
+                    f"+{mine['worker_rss_mb']:.0f}" if mine["worker_rss_mb"] else ""
                 )
+
+                def label(workers: int, blas: int) -> str:
+                    return f"w{workers} blas{blas}"
+
                 print(
-                    f"{batch_size:>5}  {dtype:>7}  {workers:>7}  {r['sequences_per_s']:>11.0f}  "
-                    f"{r['ms_per_step']:>8.1f}",
+                    f"{CONFIGS[config]['title']:<46} {batch_size:>5} {dtype:>7}  "
+                    f"{label(auto.workers, auto.blas_threads):<13} "
+                    f"{mine['sequences_per_s']:>6.0f} {rss:>7}  {label(*best_key):<13} "
+                    f"{best['sequences_per_s']:>6.0f}  "
+                    f"{mine['sequences_per_s'] / best['sequences_per_s']:>9.2f}",
                     flush=True,
                 )
 

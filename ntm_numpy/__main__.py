@@ -35,6 +35,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count_or_auto(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto', got {text!r}"
+        ) from None
+
+
+def _add_blas_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--blas-threads",
+        type=_count_or_auto,
+        default="auto",
+        metavar="N",
+        help="BLAS threads per process (default: auto, the rule measured in ntm_numpy.threads; "
+        "the choice is printed)",
+    )
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -139,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         help="give up after this many updates (default: %(default)s)",
     )
     demo.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    _add_blas_threads(demo)
 
     train = sub.add_parser(
         "train",
@@ -183,6 +206,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every)
     train.add_argument(
+        "--snapshot-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="also keep the parameters every N steps in --out/snapshots/ (for "
+        "ntm_numpy.interactive.training_scrubber)",
+    )
+    train.add_argument(
         "--target-bit-errors",
         type=_positive_float,
         default=None,
@@ -210,11 +241,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     train.add_argument(
         "--workers",
-        type=_positive_int,
-        default=d.workers,
-        help="CPU processes that share each batch: 2 on a 2-core machine trains batch 64 "
-        "1.2-1.5x faster; small batches gain little or nothing (default: %(default)s)",
+        type=_count_or_auto,
+        default="auto",
+        metavar="N",
+        help="CPU processes that share each batch (default: auto, one per 32 sequences of a "
+        "batch, at most one per core; the choice is printed)",
     )
+    _add_blas_threads(train)
     train.add_argument("--quiet", action="store_true")
 
     ev = sub.add_parser(
@@ -244,6 +277,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, default=1)
     ev.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    _add_blas_threads(ev)
     ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
 
     gc = sub.add_parser(
@@ -312,12 +346,14 @@ def cmd_train(args) -> int:
         eval_every=args.eval_every,
         eval_sequences=args.eval_sequences,
         checkpoint_every=args.checkpoint_every,
+        snapshot_every=args.snapshot_every,
         target_bit_errors=args.target_bit_errors,
         curriculum=args.curriculum,
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         device=args.device,
         init_from=args.init_from,
         workers=args.workers,
+        blas_threads=args.blas_threads,
     )
     out = Path(args.out or Path("runs") / args.task)
     if not args.resume and (out / "checkpoint.npz").exists():
@@ -383,6 +419,13 @@ def cmd_evaluate(args) -> int:
         )
     if args.device == "gpu":
         model.to("gpu")
+    from .threads import set_blas_threads
+
+    count = set_blas_threads(
+        args.blas_threads, batch_size=args.batch_size, dtype=model.config.dtype
+    )
+    if not args.json:
+        print(f"BLAS threads {count} ({'auto' if args.blas_threads == 'auto' else 'asked'})")
     rows = _eval_rows(
         model, task, args.lengths or [None], args.sequences, args.seed, args.batch_size
     )
@@ -414,7 +457,12 @@ def cmd_demo(args) -> int:
     from .train import TrainConfig, train
 
     config = TrainConfig(
-        seed=args.seed, steps=args.max_steps, target_bit_errors=0.1, device=args.device
+        seed=args.seed,
+        steps=args.max_steps,
+        target_bit_errors=0.1,
+        device=args.device,
+        workers="auto",
+        blas_threads=args.blas_threads,
     )
     out = Path(args.out)
     resume = (out / "checkpoint.npz").exists()

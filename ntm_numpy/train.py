@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, threads
 from .allocator import keep_freed_memory
 from .checkpoint import CheckpointError, build_model, read, save
 from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
 from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from .optim import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
+from .sequence_model import positive_int
 from .tasks import make_task
 
 MODEL_TYPES = ("ntm", "lstm")
@@ -85,7 +86,10 @@ class TrainConfig:
     curriculum_threshold: float = 0.5  # bit errors per sequence that unlock one more length
     device: str = "cpu"
     init_from: str | None = None  # start from this checkpoint's parameters (fine-tuning)
-    workers: int = 1  # CPU processes that share each batch (``parallel.DataParallel``)
+    workers: int | str = 1  # CPU processes that share each batch (``parallel.DataParallel``);
+    # "auto": ``threads.choose_workers`` from the batch size and the cores (the CLI's default)
+    blas_threads: int | str | None = None  # None: NumPy's own; "auto": ``threads`` (the CLI's)
+    snapshot_every: int | None = None  # keep the parameters every N steps: <out>/snapshots/
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
@@ -99,18 +103,22 @@ class TrainConfig:
             "checkpoint_every",
             "log_every",
             "curriculum_start",
-            "workers",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.snapshot_every is not None:
+            positive_int("snapshot_every", self.snapshot_every)
+        threads.count_or_auto("workers", self.workers)
+        if self.blas_threads is not None:
+            threads.count_or_auto("blas_threads", self.blas_threads)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("clip_norm", "clip_value", "target_bit_errors", "max_seconds"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        if backend.check_device(self.device) == "gpu" and self.workers > 1:
+        if backend.check_device(self.device) == "gpu" and self.workers not in (1, "auto"):
             raise ValueError(
                 f"workers > 1 splits batches over CPU processes; with device='gpu' use "
                 f"workers=1, got {self.workers}"
@@ -132,6 +140,7 @@ class TrainResult:
     history: list[dict]  # the evaluations, as written to metrics.jsonl
     converged: bool
     interrupted: bool = False
+    parallelism: threads.Parallelism | None = None  # the workers and BLAS threads it used
 
 
 def init_params_from(model, path: str | os.PathLike) -> None:
@@ -281,16 +290,20 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+# what a resumed run may change: its length in steps and time (a finished run can be trained
+# further), how it uses the machine (a run may move to another; with other workers it sums its
+# gradients in another order, so its losses continue equal only to float rounding), and its
+# snapshots
+NOT_RESUMED = ("steps", "max_seconds", "workers", "blas_threads", "snapshot_every")
+
+
 def _resumable(config: dict | None) -> dict | None:
-    """What a resumed run must share with the one it continues: all but its length in steps
-    and time, so that a finished run can be trained further, and its number of worker
-    processes (a run may move to another machine; it then sums its gradients in another order,
-    so its losses continue equal only to float rounding)."""
+    """What a resumed run must share with the one it continues: all but ``NOT_RESUMED``."""
     if config is None:
         return None
     # a field added since the checkpoint was written takes its default: the run had none
     config = json.loads(json.dumps({**TrainConfig().to_dict(), **config}))
-    return {k: v for k, v in config.items() if k not in ("steps", "max_seconds", "workers")}
+    return {k: v for k, v in config.items() if k not in NOT_RESUMED}
 
 
 class _StopOnInterrupt:
@@ -408,6 +421,14 @@ def train(
         return (row["bit_errors"], row["cost"])
 
     progress = Progress(config.steps, enabled=verbose)
+    parallelism = threads.choose(
+        batch_size=config.batch_size,
+        dtype=model.config.dtype,
+        workers=config.workers,
+        blas_threads=config.blas_threads,
+        device=backend.check_device(config.device),
+    )
+    progress.line(parallelism.describe())
     current_task = train_task()
     pending: list[tuple[Any, Any]] = []  # (loss, grad norm) on the device, since the last log
     last_errors = history[-1]["bit_errors"] if history else None
@@ -428,7 +449,11 @@ def train(
                 )
             recent_costs.append(loss)
 
-    with _StopOnInterrupt() as stop, DataParallel(model, config.workers) as parallel:
+    with (
+        _StopOnInterrupt() as stop,
+        threads.blas_threads(parallelism.blas_threads),
+        DataParallel(model, parallelism.workers) as parallel,
+    ):
         while step < config.steps and not converged and not stop.requested:
             batch = current_task.sample(batch_size=config.batch_size, rng=rng)
             loss, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
@@ -449,6 +474,8 @@ def train(
             sequences += config.batch_size
             window_sequences += config.batch_size
 
+            if out is not None and config.snapshot_every and step % config.snapshot_every == 0:
+                save(out / "snapshots" / f"step_{step:06d}.npz", model)
             if step % config.log_every == 0:
                 now = time.perf_counter()
                 rate = window_sequences / max(now - window_start, 1e-9)
@@ -525,4 +552,6 @@ def train(
     flush_pending()
     seconds = time.perf_counter() - started
     checkpoint()
-    return TrainResult(model, step, sequences, seconds, history, converged, interrupted)
+    return TrainResult(
+        model, step, sequences, seconds, history, converged, interrupted, parallelism
+    )
