@@ -19,10 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ntm_numpy.tasks import make_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import copy_model
+from harness import task_and_model
 
 
 def main() -> None:
@@ -31,8 +30,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
-    task = make_task("copy", bits=8, min_length=1, max_length=20)
-    model = copy_model(task, "float32")
+    task, model = task_and_model("copy_lstm", "float32")
     batch = task.sample(
         batch_size=args.batch_size, rng=np.random.default_rng(0), length=args.length
     )

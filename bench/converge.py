@@ -38,7 +38,13 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         config = replace(
-            TrainConfig(), seed=seed, steps=args.max_steps, target_bit_errors=0.1, **overrides
+            TrainConfig(),
+            seed=seed,
+            steps=args.max_steps,
+            target_bit_errors=0.1,
+            workers="auto",  # as the demo: the package's choice (ntm_numpy.threads)
+            blas_threads="auto",
+            **overrides,
         )
         result = train(config, None, verbose=False)
         last = result.history[-1]

@@ -25,11 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ntm_numpy import backend
-from ntm_numpy.tasks import make_task
 from ntm_numpy.train import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import copy_model, measure
+from harness import Bench, task_and_model
 
 
 def max_relative_difference(a, b) -> float:
@@ -38,9 +37,8 @@ def max_relative_difference(a, b) -> float:
 
 
 def agreement() -> list[tuple[str, float]]:
-    task = make_task("copy")
+    task, model = task_and_model("copy_lstm", "float64")
     batch = task.sample(batch_size=8, rng=np.random.default_rng(0), length=12)
-    model = copy_model(task, "float64")
     logits, _ = model.forward(batch.inputs)
     _, grads = model.loss_and_grads(batch.inputs, batch.targets, batch.mask)
     model.to("gpu")
@@ -82,9 +80,12 @@ def main() -> None:
     ]
     print("\n".join(lines), flush=True)
     for batch_size in args.batch_sizes:
-        gpu = measure(batch_size, "float32", args.seconds, "lstm", "gpu", min_rounds=1)
-        cpu = measure(batch_size, "float32", args.seconds, "lstm", "cpu", min_rounds=1)
-        gpu, cpu = gpu["sequences_per_s"], cpu["sequences_per_s"]
+        gpu, cpu = (
+            Bench("copy_lstm", batch_size, "float32", device=device).median_throughput(
+                args.seconds, min_rounds=1
+            )
+            for device in ("gpu", "cpu")
+        )
         lines.append(f"   {batch_size:>6} {gpu:>10.0f} {cpu:>10.0f} {gpu / cpu:>8.2f}")
         print(lines[-1], flush=True)
     print()

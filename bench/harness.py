@@ -29,27 +29,43 @@ def round_lengths(task) -> list:
     return lengths if lengths != [None] else [None] * FIXED_ROUND
 
 
+def task_and_model(config: str, dtype: str):
+    """The task and a freshly initialised NTM (seed 0) of a configuration of ``configs.py``."""
+    from ntm_numpy import NTM
+    from ntm_numpy.tasks import make_task
+
+    spec = CONFIGS[config]
+    task = make_task(spec["task"], **spec.get("task_options", {}))
+    model = NTM(
+        input_size=task.input_size,
+        output_size=task.output_size,
+        dtype=dtype,
+        seed=0,
+        **spec["model"],
+    )
+    return task, model
+
+
 class Bench:
     """A model of one configuration and its optimizer, ready to time rounds of training."""
 
-    def __init__(self, config: str, batch_size: int, dtype: str, workers: int) -> None:
+    def __init__(
+        self, config: str, batch_size: int, dtype: str, workers: int = 1, device: str = "cpu"
+    ) -> None:
         import numpy as np
 
-        from ntm_numpy import NTM
+        from ntm_numpy import backend
         from ntm_numpy.allocator import keep_freed_memory
         from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
         from ntm_numpy.parallel import DataParallel
-        from ntm_numpy.tasks import make_task
 
         keep_freed_memory()  # as the trainer does
-        spec = CONFIGS[config]
-        self.task = make_task(spec["task"], **spec.get("task_options", {}))
-        self.model = NTM(
-            input_size=self.task.input_size,
-            output_size=self.task.output_size,
-            dtype=dtype,
-            seed=0,
-            **spec["model"],
+        self.task, self.model = task_and_model(config, dtype)
+        if device == "gpu":
+            self.model.to("gpu")
+        # a GPU runs asynchronously: a round ends when its kernels have finished
+        self.synchronize = (
+            backend.require_gpu().cuda.Device().synchronize if device == "gpu" else lambda: None
         )
         self.batch_size = batch_size
         self.optimizer = Adam(AdamConfig(lr=1e-3))
@@ -72,7 +88,17 @@ class Bench:
         """Seconds for one round, and its losses."""
         start = time.perf_counter()
         losses = [self.step(batch) for batch in self.batches]
+        self.synchronize()
         return time.perf_counter() - start, losses
+
+    def median_throughput(self, seconds: float, min_rounds: int = 3) -> float:
+        """Sequences per second of the median round, over rounds for ``seconds`` (at least
+        ``min_rounds``), after one round to warm up (allocator, caches, GPU kernels)."""
+        self.round()
+        times, start = [], time.perf_counter()
+        while time.perf_counter() - start < seconds or len(times) < min_rounds:
+            times.append(self.round()[0])
+        return self.sequences_per_round / sorted(times)[len(times) // 2]
 
     @property
     def sequences_per_round(self) -> int:

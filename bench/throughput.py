@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -39,18 +38,13 @@ def measure(config: str, batch_size: int, dtype: str, setting: dict, seconds: fl
     """In this process: median-round throughput of one setting, and the peak memory."""
     workers, blas = apply_settings(batch_size, dtype, setting["workers"], setting["blas_threads"])
     bench = Bench(config, batch_size, dtype, workers)
-    bench.round()  # warm up: allocator, caches
-    times, start = [], time.perf_counter()
-    while time.perf_counter() - start < seconds or len(times) < 3:
-        times.append(bench.round()[0])
+    throughput = bench.median_throughput(seconds)
     bench.close()
-    median = sorted(times)[len(times) // 2]
     own, child = peak_rss_mb()
     return {
         "workers": workers,
         "blas_threads": blas,
-        "sequences_per_s": bench.sequences_per_round / median,
-        "rounds": len(times),
+        "sequences_per_s": throughput,
         "rss_mb": own,
         "worker_rss_mb": child if workers > 1 else 0.0,
     }
