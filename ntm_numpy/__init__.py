@@ -2,6 +2,15 @@
 
 from .checkpoint import load, pretrained, pretrained_names
 from .model import NTM, NTMConfig, NTMState
+from .threads import set_blas_threads
 
-__all__ = ["NTM", "NTMConfig", "NTMState", "load", "pretrained", "pretrained_names"]
+__all__ = [
+    "NTM",
+    "NTMConfig",
+    "NTMState",
+    "load",
+    "pretrained",
+    "pretrained_names",
+    "set_blas_threads",
+]
 __version__ = "0.1.0"
