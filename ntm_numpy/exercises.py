@@ -528,7 +528,7 @@ def _shift_cases() -> tuple[Case, ...]:
         Case("random, N=7, S=1, H=3", make(2, 3, 7, 1)),
         Case("random, N=6, S=2, H=2", make(2, 2, 6, 2)),
         Case("N=3 < 2S+1=5 (S=2): wraps", make(2, 2, 3, 2)),
-        Case("N=2, S=3: wraps 3 times", make(2, 1, 2, 3)),
+        Case("N=2, S=3: wraps more than once", make(2, 1, 2, 3)),
         Case("random, N=7, S=1, float32", make(2, 3, 7, 1), "float32"),
     )
 
