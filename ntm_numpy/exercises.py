@@ -284,9 +284,18 @@ def _as_outputs(value, count: int):
         return f"returned {type(value).__name__}; expected a tuple of {count} arrays"
     if len(value) != count:
         return f"returned {len(value)} values; expected {count}"
-    if any(v is None for v in value):
-        return "returned None for an output: is a `return` missing?"
-    return [np.asarray(v) for v in value]
+    arrays = []
+    for k, v in enumerate(value):
+        if v is None:
+            return f"returned None as output {k}: is a `return` missing?"
+        try:
+            array = np.asarray(v)
+        except ValueError as error:  # e.g. a ragged list of arrays
+            return f"output {k} is not an array: {error}"
+        if array.dtype.kind not in "fiu":
+            return f"output {k} is an array of dtype {array.dtype}; expected real numbers"
+        arrays.append(array)
+    return arrays
 
 
 def _compare(context: _Context, i: int, got) -> Row:
@@ -412,8 +421,12 @@ def _factor_hint(context: _Context, got, expected) -> str | None:
 def _shape_hint(context: _Context, i: int, got) -> str:
     expected, name = context.expected[i], context.exercise.outputs[i]
     g, e = got.shape, expected.shape
+    symbols = context.exercise.shapes[i]
     if e[-1:] == (1,) and g == e[:-1]:
-        return f"shape {g} instead of {e}: a sum over the last axis dropped it: keepdims=True?"
+        return (
+            f"shape {g} instead of {e} = {symbols}: a sum over the last axis dropped it: "
+            "keepdims=True?"
+        )
     if len(g) == len(e) + 1:
         for axis in range(len(g)):
             if g[:axis] + g[axis + 1 :] == e and context.matches(got.sum(axis=axis), expected):
@@ -422,8 +435,7 @@ def _shape_hint(context: _Context, i: int, got) -> str:
                     "the sum over heads is missing"
                 )
     if len(g) == len(e) >= 2 and g == e[:-2] + e[:-3:-1]:
-        symbols = context.exercise.shapes[i]
-        return f"looks transposed: {g} instead of {e} ({symbols}): .swapaxes(-1, -2)?"
+        return f"looks transposed: {g} instead of {e} = {symbols}: .swapaxes(-1, -2)?"
     if sorted(g) == sorted(e):
         return (
             f"the right sizes in the wrong order: {g} instead of {e}: stacked along the wrong axis?"
@@ -433,8 +445,7 @@ def _shape_hint(context: _Context, i: int, got) -> str:
             order = ", ".join(context.exercise.outputs)
             other_name = context.exercise.outputs[j]
             return f"that is the shape of {other_name}: return ({order}) in this order"
-    symbols = context.exercise.shapes[i]
-    return f"{name} has the shape of the input it is the gradient of: {symbols}"
+    return f"{name} must have the shape of the input it is the gradient of: {symbols}"
 
 
 def _exception_row(context: _Context, error: Exception) -> Row:
@@ -474,6 +485,8 @@ def _exception_hint(error: Exception, context: _Context) -> str:
         )
     if isinstance(error, IndexError):
         return "an index past the end: do your indices wrap around (mod N)?"
+    if isinstance(error, TypeError) and "positional argument" in text:
+        return f"the grader calls it as {context.exercise.signature}"
     return ""
 
 

@@ -120,10 +120,34 @@ def test_the_table_shows_case_check_error_bound_and_the_first_wrong_element(caps
     assert "FAILED" in printed
 
 
-def test_a_result_is_a_tuple_of_the_right_length():
-    result = grade("shift_backward", lambda dw, c: adr.shift_backward(dw, c)[0], verbose=False)
+def test_a_candidate_that_raises_is_reported_case_by_case():
+    def typo(dy, cache):
+        return cache.y * (dy - undefined_name)  # noqa: F821
+
+    result = grade("softmax_backward", typo, verbose=False)
+    assert not result.passed and len(result.failures) == 4  # one per case
+    assert all("raised NameError" in row.problem for row in result.failures)
+
+
+def test_a_candidate_with_the_wrong_signature_is_told_the_right_one():
+    result = grade("shift_backward", lambda dw: dw, verbose=False)
+    assert "shift_backward(dw, cache: ShiftCache)" in result.failures[0].hint
+
+
+@pytest.mark.parametrize(
+    "returned, message",
+    [
+        (lambda dw, c: (dw, None), "returned None as output 1"),
+        (lambda dw, c: (dw, [dw[0], dw[1, :1]]), "output 1 is not an array"),
+        (lambda dw, c: (dw, "dshift"), "expected real numbers"),
+        (lambda dw, c: dw, "expected a tuple of 2 arrays"),
+    ],
+    ids=["None", "ragged", "a string", "one array"],
+)
+def test_a_result_that_is_not_two_arrays_fails_clearly(returned, message):
+    result = grade("shift_backward", returned, verbose=False)
     assert not result.passed
-    assert "expected a tuple of 2 arrays" in result.failures[0].problem
+    assert message in result.failures[0].problem
 
 
 def test_a_candidate_that_changes_its_cache_fails():
