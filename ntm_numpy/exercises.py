@@ -765,13 +765,7 @@ def _exercises() -> dict[str, Exercise]:
     return {e.name: e for e in exercises}
 
 
-EXERCISES: tuple[str, ...] = (
-    "softmax_backward",
-    "shift_backward",
-    "sharpen_backward",
-    "content_backward",
-    "write_backward",
-)
+EXERCISES: tuple[str, ...] = tuple(_exercises())  # in the notebooks' order
 
 
 # --- the table --------------------------------------------------------------------------------

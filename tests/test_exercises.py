@@ -30,8 +30,15 @@ PACKAGE = {
 
 
 def test_every_exercise_is_an_op_backward():
+    from ntm_numpy import ops
+
     assert len(EXERCISES) >= 5
     assert set(EXERCISES) == set(PACKAGE)
+    for name in EXERCISES:
+        found = [
+            getattr(getattr(ops, m), name) for m in ops.__all__ if hasattr(getattr(ops, m), name)
+        ]
+        assert found == [PACKAGE[name]], f"{name} is not one backward function in ntm_numpy.ops"
 
 
 @pytest.mark.parametrize("name", EXERCISES)
