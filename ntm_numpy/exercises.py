@@ -410,7 +410,8 @@ def _factor_hint(context: _Context, got, expected) -> str | None:
         return None
     if abs(c + 1.0) < 1e-3:
         return "the sign is flipped (off by a factor of -1)"
-    hint = f"off by a constant factor of ~{c:.4g}"
+    digits = 6 if abs(c - 1.0) <= 0.01 else 3  # enough to show how far from 1 a near-1 factor is
+    hint = f"off by a constant factor of ~{c:.{digits}g}"
     index = context.exercise.heads_input
     heads = 1 if index is None else context.inputs[index].shape[1]
     if heads > 1 and abs(c * heads - 1.0) < 1e-3:
@@ -430,9 +431,10 @@ def _shape_hint(context: _Context, i: int, got) -> str:
     if len(g) == len(e) + 1:
         for axis in range(len(g)):
             if g[:axis] + g[axis + 1 :] == e and context.matches(got.sum(axis=axis), expected):
+                over = "heads" if axis == 1 and context.exercise.heads_input is not None else ""
                 return (
                     f"an extra axis {axis} of length {g[axis]}; summed over it, yours is right: "
-                    "the sum over heads is missing"
+                    + (f"the sum over {over} is missing" if over else "a sum is missing")
                 )
     if len(g) == len(e) >= 2 and g == e[:-2] + e[:-3:-1]:
         return f"looks transposed: {g} instead of {e} = {symbols}: .swapaxes(-1, -2)?"
