@@ -29,9 +29,8 @@ def outer_sum(rows, cols):
     The product is computed as (cols^T rows)^T: the same numbers, laid out [..., M, N] in memory
     and returned as a transposed view. Every memory M_t and every dense dL/dM_t is born here
     (or from an elementwise op on such arrays, which keeps their layout), so they all store
-    their columns contiguously. In this layout, at [64, 128, 20] float32, the key products
-    k . M_i, the row norms and these products run 1.5-3x faster and the read w M somewhat
-    slower; one training step at batch 64 in float32 is 3-6% faster (``bench/ab.py``).
+    their columns contiguously, the layout in which the key products k . M_i, the row norms
+    and these products are fastest (docs/performance.md has the measurements).
     """
     xp = array_module(rows)
     if rows.shape[-2] == 1:
