@@ -15,8 +15,12 @@ W write heads, H = W + R, S shift range. Sequences are time-major: x [T, B, inpu
 Parameters are one flat dict of arrays with dotted names; ``backward`` returns a dict with the
 same keys. Backward functions of the ops return new arrays; this module adds them up. Weights
 that are shared over time (controller, heads, output) get their gradient once, after the loop
-over time, as one product over all steps (``ops.linear.linear_param_grads``); the loop itself
-carries only the recurrent gradients ``dh, dc, dr, dw_prev, dM`` backwards.
+over time, as one product over all steps (``ops.linear.linear_param_grads``); the loop itself,
+one ``_step_backward`` per step (the mirror of ``_step_forward``), carries only the recurrent
+gradients ``dh, dc, dr, dw_prev, dM`` backwards (``BackwardCarry``).
+
+``ntm_numpy.reference`` is the same backprop through time in plain form (dense gradients, a
+linear backward per step, no buffers), tested equal to this one: read it first.
 
 Every gradient of a memory M_t but the one through the next write is a few outer products plus
 a rescaling of M_t's rows (the read's w^T dr, the cosines' dd^T k and d|M_i| M_i / |M_i|, for
@@ -164,6 +168,23 @@ class StepCache(NamedTuple):
     write: WriteCache
     read_address: AddressCache
     read: ReadCache
+
+
+class BackwardCarry(NamedTuple):
+    """The gradients that step t+1 sends back to step t: dL/d(step t's outputs) through it."""
+
+    h: Any  # [B, C]      through step t+1's controller
+    c: Any  # [B, C]      (None for a feed-forward controller)
+    reads: Any  # [B, R, M]   through step t+1's controller input
+    w_read: Any  # [B, R, N]   through step t+1's interpolation (w_prev)
+    w_write: Any  # [B, W, N]
+    memory: Any  # [B, N, M]   through step t+1's write, dense (None at the last step)
+    memory_factored: tuple  # MemoryGrads of M_t through step t+1's write addressing
+
+    def memory_grad(self, memory, *more):
+        """dL/dM dense [B, N, M]: this carry's share plus ``more`` (MemoryGrads of ``memory``),
+        in one product and one pass (``ops.memory.memory_grad_total``)."""
+        return memory_grad_total(memory, [*more, *self.memory_factored], into=self.memory)
 
 
 class InitCache(NamedTuple):
@@ -480,8 +501,11 @@ class NTM(SequenceModel):
     def backward(self, dlogits, cache: ForwardCache) -> dict[str, Any]:
         """Backpropagation through time: dL/dlogits [T, B, O] -> dL/dparams (same keys).
 
-        The steps are walked in reverse; each undoes the forward's stages in reverse order:
-        read, read addressing, write, write addressing, heads, controller.
+        A loop over the steps in reverse, one ``_step_backward`` each, carrying the gradients
+        of the recurrent state (``BackwardCarry``) from step t+1 to step t. The weights shared
+        over time (controller, heads, output) get their gradient after the loop, as one product
+        over all steps, from the per-step gradients of their outputs that the loop keeps.
+        ``reference.backward`` is the same computation in plain form.
         """
         if cache is None:
             raise ValueError("cache is None: run forward(x, keep_cache=True) before backward")
@@ -492,57 +516,19 @@ class NTM(SequenceModel):
         xp, p, c = self.xp, self.params, self.config
         T, B = cache.output_inputs.shape[:2]
         dlogits = self._as_model_array(dlogits, "dlogits", (T, B, c.outputs))
-        C, R, W, I = c.controller_size, c.read_heads, c.write_heads, c.input_size
-        lstm = c.controller == "lstm"
         grads: dict[str, Any] = {}
 
         # 6. output: y = [h, r] W_y + b_y, for all steps at once
         grads["output.W"], grads["output.b"] = linear_param_grads(dlogits, cache.output_inputs)
         doutput_inputs = linear_input_grad(dlogits, p["output.W"])  # [T, B, C + R*M]
 
-        # the recurrent gradients, carried from step t+1 to step t
-        dh = xp.zeros((B, C), dtype=dlogits.dtype)
-        dc = xp.zeros((B, C), dtype=dlogits.dtype) if lstm else None
-        dreads = xp.zeros((B, R, c.memory_dim), dtype=dlogits.dtype)
-        dw_read = xp.zeros((B, R, c.memory_size), dtype=dlogits.dtype)
-        dw_write = xp.zeros((B, W, c.memory_size), dtype=dlogits.dtype)
-        # dL/dM_t is gathered in factored form (ops.memory.MemoryGrad) and made dense once per
-        # step: M_t's read, its read addressing and step t+1's write addressing, plus what
-        # passes through step t+1's write (``dmemory``, dense already)
-        dmemory = None
-        pending = []  # step t+1's write addressing's gradient of M_t
+        carry = self._last_carry(B, dlogits.dtype)  # nothing reaches step T-1 from the future
         dz_all = xp.empty((T, B, p["controller.W"].shape[1]), dtype=dlogits.dtype)
         draw_all = xp.empty((T, B, self.layout.size), dtype=dlogits.dtype)
-
         for t in reversed(range(T)):
-            step = cache.steps[t]
-            dh = dh + doutput_inputs[t, :, :C]
-            dreads = dreads + doutput_inputs[t, :, C:].reshape(B, R, -1)
-
-            # 5. r_t = w M_t, after w = address(M_t, w_read_{t-1})
-            dw, dmemory_read = read_backward_factored(dreads, step.read)
-            dread = address_backward_factored(dw + dw_read, step.read_address)
-            memory_t_grads = [dmemory_read, dread.memory, *pending]
-            dmemory = memory_grad_total(step.read.memory, memory_t_grads, into=dmemory)
-
-            # 4. M_t = write(M_{t-1}, w, e, a), after w = address(M_{t-1}, w_write_{t-1})
-            dmemory, dw, derase, dadd = write_backward(dmemory, step.write)
-            dwrite = address_backward_factored(dw + dw_write, step.write_address)
-            pending = [dwrite.memory]  # of M_{t-1}: added with step t-1's gradients of it
-
-            # 2. heads: raw = h W_h + b_h
-            draw_all[t] = heads_backward(dwrite, derase, dadd, dread, step.heads)
-            dh = dh + linear_input_grad(draw_all[t], p["heads.W"])
-
-            # 1. controller: z = [x, r_{t-1}, h_{t-1}] W_c + b_c
-            if lstm:
-                dz_all[t], dc = lstm_cell_backward(dh, dc, step.controller)
-            else:
-                dz_all[t] = tanh_backward(dh, step.controller)
-            dcontroller_input = linear_input_grad(dz_all[t], p["controller.W"])
-            dreads = dcontroller_input[:, I : I + R * c.memory_dim].reshape(B, R, -1)
-            dh = dcontroller_input[:, I + R * c.memory_dim :] if lstm else xp.zeros_like(dh)
-            dw_read, dw_write = dread.w_prev, dwrite.w_prev
+            carry, draw_all[t], dz_all[t] = self._step_backward(
+                doutput_inputs[t], carry, cache.steps[t]
+            )
 
         grads["heads.W"], grads["heads.b"] = linear_param_grads(draw_all, cache.hidden)
         grads["controller.W"], grads["controller.b"] = linear_param_grads(
@@ -550,13 +536,76 @@ class NTM(SequenceModel):
         )
         # the initial state: r_0 = tanh(init.read), w_0 = softmax(init.weights), M_0
         reads0, weights0 = cache.init
-        grads["init.read"] = tanh_backward(dreads.sum(axis=0), OutputCache(reads0))
-        dweights0 = xp.concatenate([dw_write, dw_read], axis=1).sum(axis=0)  # [H, N]
+        grads["init.read"] = tanh_backward(carry.reads.sum(axis=0), OutputCache(reads0))
+        dweights0 = xp.concatenate([carry.w_write, carry.w_read], axis=1).sum(axis=0)  # [H, N]
         grads["init.weights"] = softmax_backward(dweights0, SoftmaxCache(weights0, -1))
         if "init.memory" in p:
             memory0 = cache.steps[0].write.memory_prev
-            grads["init.memory"] = memory_grad_total(memory0, pending, into=dmemory).sum(axis=0)
+            grads["init.memory"] = carry.memory_grad(memory0).sum(axis=0)
         return {k: grads[k] for k in p}
+
+    def _last_carry(self, batch_size: int, dtype) -> BackwardCarry:
+        """The carry into the last step: zeros (and no memory gradient yet)."""
+        xp, c = self.xp, self.config
+        B, C, N = batch_size, c.controller_size, c.memory_size
+        zeros = xp.zeros((B, C), dtype=dtype)
+        return BackwardCarry(
+            h=zeros,
+            c=zeros if c.controller == "lstm" else None,
+            reads=xp.zeros((B, c.read_heads, c.memory_dim), dtype=dtype),
+            w_read=xp.zeros((B, c.read_heads, N), dtype=dtype),
+            w_write=xp.zeros((B, c.write_heads, N), dtype=dtype),
+            memory=None,
+            memory_factored=(),
+        )
+
+    def _step_backward(
+        self, doutput_input, carry: BackwardCarry, step: StepCache
+    ) -> tuple[BackwardCarry, Any, Any]:
+        """One step backward, the mirror of ``_step_forward``: its stages in reverse order.
+
+        ``doutput_input`` [B, C + R*M] is dL/d[h_t, r_t] through the output y_t; ``carry`` what
+        step t+1 sends back. Returns the carry for step t-1, dL/draw [B, P] (the heads' affine
+        map) and dL/dz [B, 4C or C] (the controller's), whose weight gradients ``backward``
+        takes after the loop.
+        """
+        p, c = self.params, self.config
+        B, C, R, I = doutput_input.shape[0], c.controller_size, c.read_heads, c.input_size
+        lstm = c.controller == "lstm"
+        # h_t and r_t feed the output and step t+1
+        dh = carry.h + doutput_input[:, :C]
+        dreads = carry.reads + doutput_input[:, C:].reshape(B, R, -1)
+
+        # 5. r_t = w M_t, after w = address(M_t, w_read_{t-1}); w is also step t+1's w_prev
+        dw, dmemory_read = read_backward_factored(dreads, step.read)
+        dread = address_backward_factored(dw + carry.w_read, step.read_address)
+        # dL/dM_t: the read and its addressing (factored here) and step t+1 (in the carry)
+        dmemory = carry.memory_grad(step.read.memory, dmemory_read, dread.memory)
+
+        # 4. M_t = write(M_{t-1}, w, e, a), after w = address(M_{t-1}, w_write_{t-1})
+        dmemory_prev, dw, derase, dadd = write_backward(dmemory, step.write)
+        dwrite = address_backward_factored(dw + carry.w_write, step.write_address)
+
+        # 2. heads: raw = h W_h + b_h
+        draw = heads_backward(dwrite, derase, dadd, dread, step.heads)
+        dh = dh + linear_input_grad(draw, p["heads.W"])
+
+        # 1. controller: z = [x, r_{t-1}, h_{t-1}] W_c + b_c
+        if lstm:
+            dz, dc_prev = lstm_cell_backward(dh, carry.c, step.controller)
+        else:
+            dz, dc_prev = tanh_backward(dh, step.controller), None
+        dcontroller_input = linear_input_grad(dz, p["controller.W"])
+        carry_prev = BackwardCarry(
+            h=dcontroller_input[:, I + R * c.memory_dim :] if lstm else self.xp.zeros_like(dh),
+            c=dc_prev,
+            reads=dcontroller_input[:, I : I + R * c.memory_dim].reshape(B, R, -1),
+            w_read=dread.w_prev,
+            w_write=dwrite.w_prev,
+            memory=dmemory_prev,  # through the write, dense
+            memory_factored=(dwrite.memory,),  # through the write addressing
+        )
+        return carry_prev, draw, dz
 
 
 __all__ = [

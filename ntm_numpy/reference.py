@@ -235,14 +235,14 @@ def step_backward(model: NTM, dy, carry: NTMState, cache: StepCache):
     dreads = carry.reads + doutput_input[:, C:].reshape(B, R, M)  # [B, R, M]
     # 5. r_t = w_read M_t
     dw_read, dmemory_by_read = read_backward(dreads, cache.read)
-    # w_read = address(read heads, w_read_{t-1}, M_t); w_read is also step t+1's w_prev
+    # 5. w_read = address(read heads, w_read_{t-1}, M_t); also step t+1's w_prev
     dw_read = dw_read + carry.w_read  # [B, R, N]
     dread, read_stages = address_backward(dw_read, cache.read_address)
     # M_t feeds step t+1 (carry.memory), the read and the read addressing
     dmemory = carry.memory + dmemory_by_read + dread.memory  # [B, N, M]
     # 4. M_t = M_{t-1} * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T
     dmemory_prev, dw_write, derase, dadd = write_backward(dmemory, cache.write)
-    # w_write = address(write heads, w_write_{t-1}, M_{t-1}); also step t+1's w_prev
+    # 3. w_write = address(write heads, w_write_{t-1}, M_{t-1}); also step t+1's w_prev
     dw_write = dw_write + carry.w_write  # [B, W, N]
     dwrite, write_stages = address_backward(dw_write, cache.write_address)
     # M_{t-1} feeds the write and the write addressing
