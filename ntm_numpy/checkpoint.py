@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
+from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
+from .sequence_model import parameter_shapes
+from .tasks import make_task
 
 FORMAT = "ntm_numpy.checkpoint/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -107,70 +112,324 @@ class Checkpoint:
     extra: dict[str, Any]
 
 
+# A checkpoint is never trusted: before anything is inflated or allocated, every member of the
+# archive must be one the config expects, each .npy header must give the shape the config gives
+# and a float dtype, and each member's uncompressed size (from the zip directory, which bounds
+# what inflating can produce) must be exactly its header plus its data.
+META_LIMIT = 16 * 2**20  # bytes of meta.json: a config, a generator state, a few losses
+HEADER_LIMIT = 4096  # bytes of an .npy header (numpy writes 128)
+NONNEGATIVE_SLOTS = {"adam": ("v",), "rmsprop": ("n",)}  # running means of g^2
+NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
+
+
 def read(path: str | os.PathLike) -> Checkpoint:
-    """Open and validate a checkpoint; raises ``CheckpointError`` naming the file and the fault."""
+    """Open and validate a checkpoint; raises ``CheckpointError`` naming the file and the fault.
+
+    Nothing is taken on trust: unknown members, sizes, shapes, dtypes (float32 or float64),
+    finite values, the optimizer's state (finite, second moments >= 0) and the trainer's state
+    are all checked, and the sizes before anything is inflated or allocated. No pickle runs.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
-        with loaded as archive:
-            contents = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        with open(path, "rb") as f:
+            start = f.read(len(NPY_MAGIC))
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(_not_an_archive(path, start))
+        with zipfile.ZipFile(path) as archive:
+            return _read_archive(path, archive)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated, or not an .npz archive): {error}"
+            f"{path}: not a readable checkpoint (truncated, or a corrupt .npz archive): {error}"
         ) from None
-    if "meta.json" not in contents:
+
+
+def _not_an_archive(path: Path, start: bytes) -> str:
+    """What a file that is no zip archive is, as an error message."""
+    if not start:
+        return f"{path}: not a readable checkpoint: the file is empty"
+    if start.startswith(NPY_MAGIC):
+        return f"{path}: a single .npy array, not an .npz checkpoint"
+    if start.startswith(ZIP_MAGIC):
+        return f"{path}: not a readable checkpoint (a truncated .npz archive)"
+    return f"{path}: not an ntm_numpy checkpoint (not an .npz archive)"
+
+
+def _read_archive(path: Path, archive: zipfile.ZipFile) -> Checkpoint:
+    members = {info.filename: info for info in archive.infolist()}
+    if len(members) != len(archive.infolist()):
+        raise CheckpointError(f"{path}: the archive names a member twice")
+    if "meta.json.npy" not in members:
         raise CheckpointError(
             f"{path}: an .npz archive, but not an ntm_numpy checkpoint (no meta.json)"
         )
+    meta = _read_meta(path, archive, members["meta.json.npy"])
+    model_type, config = _config(path, meta)
+    shapes = parameter_shapes(config)
+    optimizer_meta = _optimizer_meta(path, meta.get("optimizer"))
+    expected = {f"param/{k}.npy": (f"param/{k}", shape) for k, shape in shapes.items()}
+    if optimizer_meta is not None and optimizer_meta["steps"] > 0:
+        for slot in optimizer_meta["slots"]:
+            expected.update(
+                {f"optim/{slot}.{k}.npy": (f"optim/{slot}.{k}", s) for k, s in shapes.items()}
+            )
+    _check_members(path, members, expected)
+    train_state = _checked_train_state(path, meta.get("train_state"))
+    arrays = {
+        name: _read_float_array(path, archive, members[member], name, shape)
+        for member, (name, shape) in expected.items()
+        if member in members
+    }
+    model = build_model(model_type, config.to_dict())
+    model.params = {k: arrays[f"param/{k}"].astype(model.config.dtype) for k in shapes}
+    optimizer_state = None
+    if optimizer_meta is not None:
+        optimizer_state = {k: meta["optimizer"][k] for k in ("name", "config", "steps")}
+        optimizer_state["state"] = {
+            k[len("optim/") :]: v for k, v in arrays.items() if k.startswith("optim/")
+        }
+        _check_optimizer_state(path, optimizer_state)
+    extra = meta.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise CheckpointError(f"{path}: its meta.json 'extra' must be an object, got {extra!r}")
+    return Checkpoint(path, model, optimizer_state, train_state, extra)
+
+
+def _read_meta(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+    """meta.json, bounded in size, parsed without recursion errors, of the right format."""
+    if info.file_size > META_LIMIT:
+        raise CheckpointError(
+            f"{path}: its meta.json is {info.file_size} bytes, more than a checkpoint's "
+            f"{META_LIMIT}"
+        )
+    data = _read_array(path, archive, info, "meta.json", kinds="u", itemsizes=(1,))
     try:
-        meta = json.loads(contents.pop("meta.json").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: its meta.json is corrupt: {error}") from None
+        meta = json.loads(data.tobytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise CheckpointError(f"{path}: its meta.json is corrupt: {reason}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: unknown checkpoint format "
-            f"{meta.get('format') if isinstance(meta, dict) else meta!r}; "
+            f"{meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r}; "
             f"expected {FORMAT!r}"
         )
+    return meta
+
+
+def _config(path: Path, meta: dict[str, Any]) -> tuple[str, Any]:
+    """(model type, validated config): the config's own checks include its size limits."""
     try:
-        model = build_model(meta["model_type"], meta["config"])
+        model_type, config = meta["model_type"], meta["config"]
+        if model_type not in MODEL_TYPES:
+            raise ValueError(f"model type must be one of {sorted(MODEL_TYPES)}, got {model_type!r}")
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be an object, got {type(config).__name__}")
+        module_name, _, config_name = MODEL_TYPES[model_type]
+        return model_type, getattr(importlib.import_module(module_name), config_name)(**config)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its model config is invalid: {error}") from None
 
-    params = {k[len("param/") :]: v for k, v in contents.items() if k.startswith("param/")}
-    expected = model.params
-    if set(params) != set(expected):
-        missing = sorted(set(expected) - set(params))
-        unexpected = sorted(set(params) - set(expected))
-        raise CheckpointError(
-            f"{path}: parameters do not match its config: missing {missing}, "
-            f"unexpected {unexpected}"
-        )
-    for name, value in params.items():
-        if value.shape != expected[name].shape:
-            raise CheckpointError(
-                f"{path}: parameter {name} has shape {value.shape}, but its "
-                f"config gives {expected[name].shape}"
-            )
-        if not np.all(np.isfinite(value)):
-            raise CheckpointError(f"{path}: parameter {name} holds NaN or inf")
-    model.params = {k: params[k].astype(model.config.dtype) for k in expected}
 
-    optimizer_state = None
-    if meta.get("optimizer") is not None:
-        optimizer_state = dict(meta["optimizer"])
-        optimizer_state["state"] = {
-            k[len("optim/") :]: v for k, v in contents.items() if k.startswith("optim/")
-        }
-    return Checkpoint(
-        path, model, optimizer_state, meta.get("train_state"), meta.get("extra") or {}
+def _optimizer_meta(path: Path, meta: Any) -> dict[str, Any] | None:
+    """The optimizer's name, config and step count, checked, with the slots it keeps."""
+    if meta is None:
+        return None
+    try:
+        if not isinstance(meta, dict) or not {"name", "config", "steps"} <= set(meta):
+            raise ValueError(f"must be an object with name, config and steps, got {meta!r:.80}")
+        cls = OPTIMIZERS.get(meta["name"]) if isinstance(meta["name"], str) else None
+        if cls is None:
+            raise ValueError(f"name must be one of {list(OPTIMIZERS)}, got {meta['name']!r:.80}")
+        if not isinstance(meta["config"], dict):
+            raise ValueError(f"config must be an object, got {meta['config']!r:.80}")
+        slots = cls.slot_names(config_from_dict(cls.config_type, meta["config"]))
+        steps = meta["steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps must be an integer >= 0, got {steps!r:.80}")
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its optimizer state is invalid: {error}") from None
+    return {"name": meta["name"], "steps": steps, "slots": slots}
+
+
+def _check_members(path: Path, members: dict[str, zipfile.ZipInfo], expected: dict) -> None:
+    """Every member one the config expects, every parameter there, no member larger than its
+    expected array could be: all from the zip directory, before anything is inflated."""
+    unexpected = sorted(
+        name[: -len(".npy")] if name.endswith(".npy") else name
+        for name in set(members) - set(expected) - {"meta.json.npy"}
     )
+    missing = sorted(
+        name
+        for member, (name, _) in expected.items()
+        if member not in members and name.startswith("param/")
+    )
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: its arrays do not match its config: missing "
+            f"{[m[len('param/') :] for m in missing]}, unexpected {unexpected}"
+        )
+    for member, (name, shape) in expected.items():
+        if member in members and members[member].file_size > HEADER_LIMIT + 8 * math.prod(shape):
+            raise CheckpointError(
+                f"{path}: {_label(name)} is {members[member].file_size} bytes uncompressed, "
+                f"more than an array of the shape its config gives, {shape}, can take"
+            )
+
+
+def _label(name: str) -> str:
+    """'param/output.W' -> 'parameter output.W'; 'optim/v.output.W' -> 'optimizer state ...'."""
+    kind, _, key = name.partition("/")
+    return {"param": "parameter", "optim": "optimizer state"}.get(kind, kind) + " " + key
+
+
+def _read_array(
+    path: Path,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    *,
+    kinds: str,
+    itemsizes: tuple[int, ...],
+    shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """One .npy member, its header checked (dtype kind and size, ``shape`` where given, the
+    member's size exactly header plus data) before its data is read. No pickle can run: an
+    object dtype is refused from the header."""
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"unsupported .npy format version {version}")
+            read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+            found, fortran, dtype = read_header(f)
+        except ValueError as error:
+            raise CheckpointError(f"{path}: {_label(name)} is not an .npy array: {error}") from None
+        if (
+            dtype.hasobject
+            or dtype.fields is not None
+            or dtype.kind not in kinds
+            or (dtype.itemsize not in itemsizes)
+        ):
+            expected = "float32 or float64" if kinds == "f" else "uint8 bytes"
+            raise CheckpointError(
+                f"{path}: {_label(name)} has dtype {dtype}; a checkpoint holds {expected} there"
+            )
+        if shape is not None and tuple(found) != tuple(shape):
+            raise CheckpointError(
+                f"{path}: {_label(name)} has shape {tuple(found)}, but its config gives "
+                f"{tuple(shape)}"
+            )
+        size = math.prod(found) * dtype.itemsize
+        if info.file_size != f.tell() + size:
+            raise CheckpointError(
+                f"{path}: {_label(name)} holds {info.file_size - f.tell()} bytes of data, but its "
+                f"header gives {size}"
+            )
+        data = f.read()  # at most file_size bytes in all; the CRC is checked at the end
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(found[::-1]).T if fortran else array.reshape(found)
+
+
+def _read_float_array(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, shape: tuple
+) -> np.ndarray:
+    """A parameter or optimizer array: float32 or float64, the config's shape, finite."""
+    array = _read_array(path, archive, info, name, kinds="f", itemsizes=(4, 8), shape=shape)
+    if not np.all(np.isfinite(array)):
+        raise CheckpointError(f"{path}: {_label(name)} holds NaN or inf")
+    return array
+
+
+def _check_optimizer_state(path: Path, state: dict[str, Any]) -> None:
+    """Second moments >= 0 (their square roots divide the step), and a state the optimizer
+    itself accepts (every slot, for every parameter)."""
+    for slot in NONNEGATIVE_SLOTS.get(state["name"], ()):
+        for key, value in state["state"].items():
+            if key.startswith(f"{slot}.") and np.any(value < 0):
+                raise CheckpointError(
+                    f"{path}: optimizer state {key} holds negative values; a running mean of "
+                    f"squared gradients is >= 0"
+                )
+    try:
+        optimizer_from_state(state)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its optimizer state is invalid: {error}") from None
+
+
+def _checked_train_state(path: Path, state: Any) -> dict[str, Any] | None:
+    """The trainer's state, each part that is there of the right type and within bounds."""
+    if state is None:
+        return None
+    problem = (
+        f"must be an object, got {type(state).__name__}"
+        if not isinstance(state, dict)
+        else _train_state_problem(state)
+    )
+    if problem is not None:
+        raise CheckpointError(f"{path}: its train_state is invalid: {problem}")
+    return state
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _train_state_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with a train_state (None: nothing). Keys that are absent are not checked
+    here; a resumed run requires its own."""
+    for key in ("step", "sequences"):
+        if key in state and not _is_count(state[key]):
+            return f"{key} must be an integer >= 0, got {state[key]!r:.80}"
+    if "seconds" in state and not (_is_real(state["seconds"]) and state["seconds"] >= 0):
+        return f"seconds must be a finite number >= 0, got {state['seconds']!r:.80}"
+    costs = state.get("recent_costs", [])
+    if not isinstance(costs, list) or not all(_is_real(c) for c in costs):
+        return f"recent_costs must be a list of finite numbers, got {costs!r:.80}"
+    if "rng" in state:
+        try:
+            if not isinstance(state["rng"], dict):
+                raise TypeError("not an object")
+            np.random.default_rng().bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            return f"rng is not a PCG64 generator state ({error}): {state['rng']!r:.80}"
+    return _length_problem(state.get("config"), state.get("max_length"))
+
+
+def _length_problem(config: Any, max_length: Any) -> str | None:
+    """The run's config must name a valid task; the curriculum's longest length must lie in
+    that task's length range."""
+    task = None
+    if config is not None:
+        if not isinstance(config, dict):
+            return f"config must be an object, got {config!r:.80}"
+        if "task" in config:
+            options = config.get("task_options") or {}
+            try:
+                if not isinstance(options, dict):
+                    raise ValueError(f"task_options must be an object, got {options!r:.80}")
+                task = make_task(config["task"], **options)
+            except (TypeError, ValueError) as error:
+                return f"its config's task is invalid: {error}"
+    if max_length is None:
+        return None
+    if not _is_count(max_length) or max_length < 1:
+        return f"max_length must be None or an integer >= 1, got {max_length!r:.80}"
+    for low, high in (("min_length", "max_length"), ("min_items", "max_items")):
+        if task is not None and hasattr(task.config, high):
+            shortest, longest = getattr(task.config, low), getattr(task.config, high)
+            if not shortest <= max_length <= longest:
+                return (
+                    f"max_length {max_length} lies outside the task's range [{shortest}, {longest}]"
+                )
+    return None
 
 
 def load(path: str | os.PathLike):

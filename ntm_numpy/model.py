@@ -65,7 +65,7 @@ from .ops.memory import (
     write_backward,
     write_forward,
 )
-from .sequence_model import SequenceModel, positive_int
+from .sequence_model import SequenceModel, check_fits_in_memory, positive_int
 
 CONTROLLERS = ("lstm", "feedforward")
 MEMORY_INITS = ("constant", "learned", "random")
@@ -115,8 +115,9 @@ class NTMConfig:
             "shift_range",
             "seed",
         ):
-            if isinstance(getattr(self, name), numbers.Integral):  # numpy ints -> int, for JSON
-                object.__setattr__(self, name, int(getattr(self, name)))
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # for JSON
+                object.__setattr__(self, name, int(value))  # a bool stays one, to be refused
         if self.controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {CONTROLLERS}, got {self.controller!r}")
         if self.memory_init not in MEMORY_INITS:
@@ -129,6 +130,11 @@ class NTMConfig:
             or self.seed < 0
         ):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_fits_in_memory(  # before anything of that size is allocated
+            self,
+            f"an NTM of memory_size={self.memory_size}, memory_dim={self.memory_dim}, "
+            f"controller_size={self.controller_size}",
+        )
 
     @property
     def outputs(self) -> int:

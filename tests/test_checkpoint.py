@@ -100,7 +100,7 @@ def test_model_save_method(tmp_path):
 
 
 def test_train_state_and_extra_round_trip(tmp_path):
-    state = {"step": 12, "rng": {"state": [1, 2]}, "max_length": None}
+    state = {"step": 12, "rng": np.random.default_rng(3).bit_generator.state, "max_length": None}
     save(tmp_path / "checkpoint.npz", tiny_ntm(), train_state=state, note="hello", n=3)
     saved = read(tmp_path / "checkpoint.npz")
     assert saved.path == tmp_path / "checkpoint.npz"
@@ -228,9 +228,13 @@ def test_truncated_file(tmp_path, good):
 
 
 def test_random_bytes(tmp_path):
+    # case 17 of issue #14: said "contains pickled data ... allow_pickle", which misleads
     path = tmp_path / "random.npz"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    assert_error(path, "not a readable checkpoint")
+    assert_error(path, "not an ntm_numpy checkpoint")
+    with pytest.raises(CheckpointError) as info:
+        read(path)
+    assert "pickle" not in str(info.value)
 
 
 def test_corrupted_member(tmp_path, good):
