@@ -10,12 +10,19 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     head_heatmaps(model, batch)           inputs, outputs, adds, reads and weightings (fig. 6)
     addressing_stages(model, batch, t)    the four addressing stages of one head at step t
     memory_over_time(model, batch)        the memory matrix M_t at a few steps
+    head_weightings(model, batch)         every head's write and read weightings, zoomed
+    recall_weightings(model, batch)       associative recall: the query, items q and q + 1
+    priority_rows(model, batch)           priority sort: rows written and read, every head
+    ngram_context_rows(model, batch)      N-grams: the row used against the context (fig. 15)
+    architecture_diagram()                the machine in one picture: one step's data flow
     learning_curves(runs, title)          cost per sequence against sequences seen
     demo_figures(model, out_dir)          the two figures ``python -m ntm_numpy demo`` writes
     all_figures(out_dir)                  every figure, from the models in ntm_numpy/pretrained
 
 Model outputs are logits; the pictures show the sigmoid of them, the probability of a 1 bit.
 Steps that the task does not score (mask 0) are shaded in the target and output panels.
+Signed inputs (a repeat count, priorities) get a colour scale centred on zero; weightings are
+zoomed on the memory rows that hold their weight mass (``weight_mass_rows``).
 """
 
 from __future__ import annotations
@@ -32,12 +39,14 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from . import checkpoint
 from .backend import to_numpy
 from .model import Trace
 from .tasks import make_task, optimal_cost
+from .tasks.ngrams import next_context
 
 DPI = 110
 TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "ngrams", "priority_sort")
@@ -54,6 +63,8 @@ WEIGHTS_CMAP = colormaps["viridis"]
 SIGNED_CMAP = colormaps["RdBu_r"]  # adds, reads, memory: blue negative, red positive
 PHASE_COLOUR = "#e8890c"  # dashed lines where the scored part of a sequence starts or ends
 UNSCORED = "shaded: not scored"
+FEW_ROWS = 12  # a heatmap with fewer rows than this gets a tick on every row
+WEIGHT_MASS = 0.9  # zoom on the rows that hold this share of the weight mass
 
 
 # ------------------------------------------------------------------ small helpers
@@ -130,6 +141,46 @@ def _used_rows(strength: np.ndarray, threshold: float, margin: int) -> tuple[int
     return max(0, int(used[0]) - margin), min(n - 1, int(used[-1]) + margin)
 
 
+def weight_mass_rows(
+    weights: np.ndarray, mass: float = WEIGHT_MASS, margin: int = 2
+) -> tuple[int, int]:
+    """(first, last) memory row of the window that holds ``mass`` of the weight, for a zoom.
+
+    ``weights`` [..., N]: weightings over N rows, any leading axes (steps, heads). Each
+    weighting gives row i the mass w_i^2, its weight weighted by itself, and a row's mass is
+    the sum over the leading axes, m_i = sum w[..., i]^2: a step focused on one row puts about
+    1 there, a step spread evenly over N rows only 1/N in all, so diffuse steps (a head at
+    rest) do not widen the zoom. The rows kept are the fewest, heaviest first, whose masses
+    add up to ``mass * sum_i m_i``; the window runs from the first to the last of them,
+    widened by ``margin`` rows either side (clipped to the memory). So a focus a few rows wide
+    in a memory of 128 rows fills the picture, and the window is read from the data.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim < 1 or weights.shape[-1] < 1:
+        raise ValueError(f"weights: expected an array [..., N] with N >= 1, got {weights.shape}")
+    if not 0.0 < mass <= 1.0:
+        raise ValueError(f"mass: expected a share in (0, 1], got {mass!r}")
+    if isinstance(margin, bool) or not isinstance(margin, int | np.integer) or margin < 0:
+        raise ValueError(f"margin: expected a non-negative integer, got {margin!r}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("weights: expected finite, non-negative weights")
+    per_row = np.square(weights).reshape(-1, weights.shape[-1]).sum(axis=0)  # [N]
+    n, total = per_row.size, float(per_row.sum())
+    if total <= 0.0:
+        return 0, n - 1
+    heaviest = np.argsort(-per_row, kind="stable")
+    covered = np.cumsum(per_row[heaviest])
+    count = int(np.searchsorted(covered, mass * total * (1 - 1e-12))) + 1
+    kept = heaviest[: min(count, n)]
+    return max(0, int(kept.min()) - margin), min(n - 1, int(kept.max()) + margin)
+
+
+def _rows_label(first: int, last: int, n: int, mass: float = WEIGHT_MASS) -> str:
+    if (first, last) == (0, n - 1):
+        return "memory row"
+    return f"memory row\n(rows {first}-{last} of {n}: {mass:.0%} of the weight)"
+
+
 def _heatmap(
     ax: Any,
     data: np.ndarray,
@@ -159,7 +210,10 @@ def _heatmap(
     if xlabel:
         ax.set_xlabel(xlabel, fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    if last - first < FEW_ROWS:  # a tick on every channel; one channel gets the single tick 0
+        ax.set_yticks(np.arange(first, last + 1))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.tick_params(labelsize=8)
     return image
 
@@ -273,10 +327,12 @@ def head_heatmaps(
     targets and outputs shaded). Middle: the add vectors a_t of write head ``head`` and the
     read vectors r_t of read head ``head`` (M x time). Bottom: the write and the read
     weightings (memory location x time). With ``crop`` the location axis keeps only the rows
-    that either weighting puts more than 0.1 on at some step, plus two rows either side; the
-    axis label says which rows are shown. Dashed lines mark where scoring starts and stops.
+    that hold 90% of the two weightings' mass (``weight_mass_rows``), plus two rows either
+    side; the axis label says which rows are shown. Dashed lines mark where scoring starts and
+    stops. Inputs with a negative value (a repeat count, priorities) are drawn on a signed
+    colour scale centred on zero, with a colour bar of their own.
 
-    Axes: 7 panels and 4 colour bars (bits, adds, reads, weightings): 11.
+    Axes: 7 panels and 4 colour bars (bits, adds, reads, weightings): 11; 12 with signed inputs.
     """
     probs, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
@@ -296,10 +352,8 @@ def head_heatmaps(
     n = w_write.shape[0]
     first, last = 0, n - 1
     if crop:
-        first, last = _used_rows(np.maximum(w_write, w_read).max(axis=1), 0.1, margin=2)
-    location = "memory location"
-    if (first, last) != (0, n - 1):
-        location = f"memory location\n(rows {first}-{last} of {n}; the rest stay below 0.1)"
+        first, last = weight_mass_rows(np.stack([w_write.T, w_read.T]))
+    location = _rows_label(first, last, n)
     w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
     w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
     read_limit = _symmetric_limit(reads)
@@ -323,8 +377,22 @@ def head_heatmaps(
         return ax, image
 
     bits = (0.0, 1.0)
-    top = [
-        panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits),
+    signed = bool(np.any(inputs < 0))
+    if signed:  # a count or a priority below zero: blue negative, white zero, red positive
+        input_limit = _symmetric_limit(inputs)
+        ax, image = panel(
+            grid[0, 0:2],
+            inputs,
+            "inputs (signed scale)",
+            "input channel",
+            SIGNED_CMAP,
+            (-input_limit, input_limit),
+        )
+        _colorbar(fig, image, [ax], "input value")
+        top = []
+    else:
+        top = [panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits)]
+    top += [
         panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits),
         panel(grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits),
     ]
@@ -510,7 +578,450 @@ def memory_over_time(
     return fig
 
 
-# ------------------------------------------------------------------ 5. learning curves
+# ------------------------------------------------------------------ 5. mechanisms, task by task
+
+
+def _weights_panel(
+    fig: Figure,
+    ax: Any,
+    weights: np.ndarray,
+    rows: tuple[int, int],
+    title: str,
+    mask_row: np.ndarray,
+    vmax: float,
+) -> Any:
+    """One weighting [N, T], rows ``rows`` of it, time along x, with the phase lines."""
+    first, last = rows
+    image = _heatmap(
+        ax,
+        weights[first : last + 1],
+        title=title,
+        ylabel=_rows_label(first, last, weights.shape[0]),
+        cmap=WEIGHTS_CMAP,
+        vmin=0.0,
+        vmax=vmax,
+        rows=rows,
+    )
+    _phase_lines(ax, mask_row)
+    return image
+
+
+def head_weightings(
+    model: Any, batch: Any, title: str = "Weightings", *, row: int = 0, crop: bool = True
+) -> Figure:
+    """The write and the read weightings of every head on one sequence, time along x.
+
+    Top row: write heads 0..W-1; bottom row: read heads 0..R-1. Every panel has the same rows,
+    those that hold 90% of all the weightings' mass (``weight_mass_rows``) with ``crop``, and
+    the same colour scale, so heads can be compared. Dashed lines mark where scoring starts
+    and stops. Axes: W + R panels and one colour bar.
+    """
+    _, trace = _run_traced(model, batch.inputs)
+    row = _check_index(row, batch.batch_size, "row")
+    writes = np.moveaxis(trace.write_weights[:, row], 0, -1)  # [W, N, T]
+    reads = np.moveaxis(trace.read_weights[:, row], 0, -1)  # [R, N, T]
+    n = writes.shape[1]
+    rows = (0, n - 1)
+    if crop:
+        rows = weight_mass_rows(np.concatenate([writes, reads]).swapaxes(1, 2))
+    vmax = max(1e-6, float(writes.max()), float(reads.max()))
+    columns = max(writes.shape[0], reads.shape[0])
+    fig = _figure(2.0 + 4.2 * columns, 7.0)
+    axes = fig.subplots(2, columns, squeeze=False, sharey=True)
+    image = None
+    for r, (side, group) in enumerate((("write", writes), ("read", reads))):
+        for h in range(columns):
+            if h >= group.shape[0]:
+                fig.delaxes(axes[r, h])
+                continue
+            image = _weights_panel(
+                fig, axes[r, h], group[h], rows, f"{side} head {h}", batch.mask[:, row], vmax
+            )
+            if h:
+                axes[r, h].set_ylabel("")
+    _colorbar(fig, image, [ax for ax in axes.ravel() if ax.figure is fig], "weight", size=0.1)
+    fig.suptitle(f"{title} (sequence {row}, {batch.num_steps} steps)", fontsize=12)
+    return fig
+
+
+def _item_steps(batch: Any, item: int) -> np.ndarray:
+    """The steps holding the vectors of item ``item`` of an associative-recall episode
+    (``item = K`` is the query): item i's delimiter is step i (k + 1), its vectors follow."""
+    num_items = int(batch.info["num_items"])
+    k = batch.num_steps // (num_items + 2) - 1
+    return item * (k + 1) + 1 + np.arange(k)
+
+
+def recall_weightings(
+    model: Any, batch: Any, title: str = "Associative recall", *, row: int = 0, head: int = 0
+) -> Figure:
+    """Associative recall: did the read head find item q + 1 by way of the query item q?
+
+    The write and the read weightings of head ``head`` on episode ``row`` (zoomed on 90% of
+    their mass before the answer). Shaded columns: the steps of item q (the one the query
+    repeats), of item q + 1 (the answer) and of the query. Horizontal lines: the rows
+    written for items q and q + 1 (at each of the item's steps, the row of largest write
+    weight). The read panel's title gives the share of the read weight that lands on item
+    q + 1's rows over the answer steps. Needs ``batch.info`` ``num_items`` and
+    ``query_index``. Axes: 2 panels, 1 colour bar.
+    """
+    _, trace = _run_traced(model, batch.inputs)
+    row = _check_index(row, batch.batch_size, "row")
+    if "num_items" not in batch.info or "query_index" not in batch.info:
+        raise ValueError(
+            "batch: expected an associative-recall batch (info num_items, query_index)"
+        )
+    q, num_items = int(batch.info["query_index"][row]), int(batch.info["num_items"])
+    w_write = trace.write_weights[:, row, head].T  # [N, T]
+    w_read = trace.read_weights[:, row, head].T  # [N, T]
+    spans = {
+        f"item q = {q} (queried)": (_item_steps(batch, q), "#e8890c"),
+        f"item q + 1 = {q + 1} (answer)": (_item_steps(batch, q + 1), "#d62728"),
+        "query": (_item_steps(batch, num_items), "#9467bd"),
+    }
+    written = {  # the row of largest write weight at each of the item's steps
+        name: np.unique(w_write[:, steps].argmax(axis=0))
+        for name, (steps, _) in list(spans.items())[:2]
+    }
+    answer = _scored_steps(batch.mask, row)
+    on_answer = float(w_read[written[list(written)[1]]][:, answer].sum() / max(answer.size, 1))
+    # the zoom: where the items are stored and looked up (the write head's moves during the
+    # answer, which the task does not need, may wrap round to the other end of the memory)
+    rows = weight_mass_rows(np.concatenate([w_write[:, : answer[0]].T, w_read.T]))
+    vmax = max(1e-6, float(w_write.max()), float(w_read.max()))
+    fig = _figure(14.0, 5.2)
+    axes = fig.subplots(1, 2, sharey=True)
+    titles = (
+        f"write weightings, head {head}",
+        f"read weightings, head {head}: {on_answer:.0%} of the read weight\n"
+        f"on item q + 1's rows during the answer",
+    )
+    image = None
+    for ax, w, panel_title in zip(axes, (w_write, w_read), titles, strict=True):
+        image = _weights_panel(fig, ax, w, rows, panel_title, batch.mask[:, row], vmax)
+        for name, (steps, colour) in spans.items():
+            ax.axvspan(steps[0] - 0.5, steps[-1] + 0.5, color=colour, alpha=0.25, lw=0, label=name)
+        for (name, found), colour in zip(written.items(), ("#e8890c", "#d62728"), strict=True):
+            for i, r in enumerate(found):
+                label = f"rows written for {name.split(' (')[0]}" if i == 0 else None
+                ax.axhline(r, color=colour, lw=1.2, ls=":", label=label)
+    axes[1].set_ylabel("")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=5, fontsize=8
+    )
+    _colorbar(fig, image, list(axes), "weight", size=0.1)
+    fig.suptitle(f"{title}: episode {row}, {num_items} items, query item q = {q}", fontsize=12)
+    return fig
+
+
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of two samples (ties broken by order): 1 when y rises with
+    x, -1 when it falls, near 0 when they are unrelated; nan for a constant sample."""
+    rx = np.argsort(np.argsort(x, kind="stable"), kind="stable").astype(np.float64)
+    ry = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(np.float64)
+    if rx.std() == 0.0 or ry.std() == 0.0 or len(np.unique(y)) < 2:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def priority_rows(model: Any, batch: Any, title: str = "Priority sort") -> Figure:
+    """Priority sort: where every head writes each input, and where every head reads.
+
+    Top row, one panel per write head: for every input step of every sequence of ``batch``, the
+    priority of the vector (x) against the row of the head's largest write weight (y). Bottom
+    row, one panel per read head: for every output step, the output's rank j (0 = highest
+    priority, x) against the row of largest read weight (y). The colour is that largest
+    weight: a dark point is a diffuse weighting, a bright one a sharp focus. Each title gives
+    the rank correlation (Spearman) of x and y: near +-1 for a head that writes (or reads) in
+    the order of the priorities, near 0 for one that does not. Needs ``batch.info``
+    ``num_inputs`` and ``priorities``. Axes: W + R panels and one colour bar.
+    """
+    if "priorities" not in batch.info:
+        raise ValueError("batch: expected a priority-sort batch (info num_inputs, priorities)")
+    _, trace = _run_traced(model, batch.inputs)
+    n = int(batch.info["num_inputs"])
+    priorities = np.asarray(batch.info["priorities"])  # [n, B]
+    writes = trace.write_weights[:n]  # [n, B, W, N]
+    outputs = np.flatnonzero(batch.mask[:, 0] > 0)
+    reads = trace.read_weights[outputs]  # [m, B, R, N]
+    ranks = np.broadcast_to(np.arange(outputs.size)[:, None], reads.shape[:2])  # [m, B]
+    panels = [
+        ("write", h, priorities, writes[:, :, h], "priority of the input")
+        for h in range(writes.shape[2])
+    ] + [
+        ("read", h, ranks, reads[:, :, h], "output rank j (0 = highest)")
+        for h in range(reads.shape[2])
+    ]
+    columns = max(writes.shape[2], reads.shape[2])
+    fig = _figure(1.5 + 3.6 * columns, 7.0)
+    axes = fig.subplots(2, columns, squeeze=False, sharey=True)
+    scatter = None
+    for side, h, x, w, xlabel in panels:
+        ax = axes[0 if side == "write" else 1, h]
+        where, strength = w.argmax(axis=-1), w.max(axis=-1)  # [steps, B] each
+        scatter = ax.scatter(
+            x.ravel(), where.ravel(), c=strength.ravel(), s=10, cmap=WEIGHTS_CMAP, vmin=0, vmax=1
+        )
+        rho = _rank_correlation(np.asarray(x, np.float64).ravel(), where.ravel())
+        ax.set_title(f"{side} head {h}: rank correlation {rho:+.2f}", fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for r, used in enumerate((writes.shape[2], reads.shape[2])):
+        axes[r, 0].set_ylabel(f"row of the largest {('write', 'read')[r]} weight", fontsize=9)
+        for h in range(used, columns):
+            fig.delaxes(axes[r, h])
+    _colorbar(
+        fig, scatter, [ax for ax in axes.ravel() if ax.figure is fig], "largest weight", size=0.1
+    )
+    fig.suptitle(f"{title}: rows written and read ({batch.batch_size} sequences)", fontsize=12)
+    return fig
+
+
+def ngram_contexts(bits: np.ndarray, order: int = 6) -> np.ndarray:
+    """contexts [T, B]: at step t, the last ``order - 1`` bits up to and including b_t as a
+    binary number, newest bit lowest (``tasks.ngrams.next_context``). ``bits`` [T, B] of 0/1.
+    Entries before t = order - 2 hold an incomplete context."""
+    bits = np.asarray(bits).astype(np.int64)
+    context, contexts = np.zeros(bits.shape[1], dtype=np.int64), []
+    for bit in bits:
+        context = next_context(context, bit, order=order)
+        contexts.append(context)
+    return np.stack(contexts)
+
+
+def context_consistency(rows: np.ndarray, contexts: np.ndarray) -> float:
+    """The share of steps at which a sequence uses, for a context, the row it uses most often
+    for that context: 1.0 when the row is a function of the context (a table), about
+    1 / (steps per context) when rows and contexts are unrelated. ``rows``, ``contexts`` [S, B]."""
+    rows, contexts = np.asarray(rows), np.asarray(contexts)
+    if rows.shape != contexts.shape or rows.size == 0:
+        raise ValueError(
+            f"rows and contexts: expected the same non-empty shape, got "
+            f"{rows.shape} and {contexts.shape}"
+        )
+    modal = 0
+    for b in range(rows.shape[1]):  # per sequence: each has its own table
+        pairs = np.stack([contexts[:, b], rows[:, b]], axis=1)
+        pairs, counts = np.unique(pairs, axis=0, return_counts=True)  # (context, row) -> steps
+        modal += sum(int(counts[pairs[:, 0] == c].max()) for c in np.unique(pairs[:, 0]))
+    return modal / rows.size
+
+
+def ngram_context_rows(
+    model: Any,
+    batch: Any,
+    title: str = "Dynamic N-grams",
+    *,
+    order: int = 6,
+    head: int = 0,
+    row: int = 0,
+) -> Figure:
+    """N-grams: is the memory a table with a row per context? (the paper's figure 15).
+
+    The paper's NTM, each time a 5-bit context c came round, read one row at the step that
+    completed c and wrote that row at the next step (updating its count of what follows c).
+    Left: for every step t >= order - 1 of every sequence, the row of largest write weight
+    against the context of the ``order - 1`` bits before x_t. Right: the row of largest read
+    weight against the context ending with x_t, on sequence ``row`` (each sequence has a
+    table of its own). Each column is normalised: the colour is the share of that context's
+    steps spent at each row, so a table shows one bright cell per column. Titles give
+    ``context_consistency`` over every sequence of ``batch`` and the same with the contexts
+    shuffled within each sequence (what chance gives). Axes: 2 panels, 1 colour bar.
+    """
+    _, trace = _run_traced(model, batch.inputs)
+    contexts = ngram_contexts(batch.inputs[:, :, 0], order)  # [T, B], context ending at x_t
+    start = order - 1
+    sides = {
+        "write": (trace.write_weights[start:, :, head].argmax(-1), contexts[start - 1 : -1]),
+        "read": (trace.read_weights[start - 1 :, :, head].argmax(-1), contexts[start - 1 :]),
+    }
+    n, count = trace.write_weights.shape[-1], 1 << (order - 1)
+    row = _check_index(row, batch.batch_size, "row")
+    tables = {}
+    for side, (where, context) in sides.items():
+        table = np.zeros((n, count))
+        np.add.at(table, (where[:, row], context[:, row]), 1.0)
+        tables[side] = table / np.maximum(table.sum(axis=0, keepdims=True), 1.0)
+    rows = weight_mass_rows(np.stack(list(tables.values())).swapaxes(1, 2), mass=0.9)
+    rng = np.random.default_rng(0)
+    fig = _figure(15.0, 6.0)
+    axes = fig.subplots(1, 2, sharey=True)
+    image = None
+    labels = [format(c, f"0{order - 1}b") for c in range(count)]
+    for ax, (side, (where, context)) in zip(axes, sides.items(), strict=True):
+        shuffled = rng.permuted(context, axis=0)
+        same, chance = context_consistency(where, context), context_consistency(where, shuffled)
+        when = "the bits before $x_t$" if side == "write" else "the bits up to $x_t$"
+        image = _heatmap(
+            ax,
+            tables[side][rows[0] : rows[1] + 1],
+            title=f"{side} head {head}: row against the context of {when}\n"
+            f"same row for the same context: {same:.0%} of steps (shuffled contexts: "
+            f"{chance:.0%})",
+            ylabel=_rows_label(*rows, n, 0.9),
+            cmap=WEIGHTS_CMAP,
+            vmin=0.0,
+            vmax=1.0,
+            rows=rows,
+            xlabel=f"context (the last {order - 1} bits, oldest first)",
+        )
+        ax.set_xticks(np.arange(count), labels, rotation=90, fontsize=6, family="monospace")
+    axes[1].set_ylabel("")
+    _colorbar(fig, image, list(axes), "share of the context's steps", size=0.1)
+    fig.suptitle(
+        f"{title}: memory rows by context (picture: sequence {row}; shares: "
+        f"{batch.batch_size} sequences)",
+        fontsize=12,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------ 6. the machine in one picture
+
+DIAGRAM_BOXES = {  # name: (x, y, width, height, colour, text); the canvas is 16 x 7.4
+    "x": (0.2, 3.4, 1.3, 0.9, "#f2f2f2", "input\n$x_t$"),
+    "controller": (
+        2.1,
+        3.0,
+        2.5,
+        1.7,
+        "#dbe9f6",
+        "1. controller (LSTM)\n$[x_t, r_{t-1}, h_{t-1}]$\n$\\to h_t$",
+    ),
+    "heads": (
+        5.3,
+        3.0,
+        2.9,
+        1.7,
+        "#fde7cf",
+        "2. heads\nraw head vector $h_t W + b$,\nsplit by\nHeadLayout: $k, \\beta, g, s, \\gamma$"
+        "\n(write heads: $e, a$)",
+    ),
+    "address": (
+        8.9,
+        4.9,
+        3.3,
+        1.9,
+        "#dff2dc",
+        "3. addressing, per head\ncontent $w^c$ → gated $w^g$"
+        "\n→ shifted $\\tilde w$ → sharpened $w$",
+    ),
+    "memory": (
+        13.0,
+        2.7,
+        2.8,
+        2.3,
+        "#e9e1f3",
+        "memory $M$\n$N$ rows × $M$ columns\n\n4. write:"
+        "\n$M_t = M_{t-1} \\circ (1 - w e^T)$\n$+ \\, w a^T$",
+    ),
+    "read": (8.9, 0.9, 3.3, 1.6, "#dff2dc", "5. read heads address $M_t$\nread $r_t = w^T M_t$"),
+    "output": (
+        2.1,
+        0.6,
+        2.5,
+        1.6,
+        "#f8dcdc",
+        "6. output\n$y_t = [h_t, r_t] W_y + b_y$\n$\\sigma(y_t)$ = P(bit = 1)",
+    ),
+}
+DIAGRAM_ARROWS = (  # (from, to, label, where the label sits: (dx, dy) from the midpoint)
+    ("x", "controller", "", (0, 0)),
+    ("controller", "heads", "$h_t$", (0, 0.25)),
+    ("heads", "address", "$k, \\beta, g, s, \\gamma$", (-0.9, 0.35)),
+    ("address", "memory", "write: $w$, $e$, $a$", (0.9, 0.35)),
+    ("memory", "read", "$M_t$", (0.3, -0.2)),
+    ("heads", "read", "read heads' $k, \\beta, g, s, \\gamma$", (-1.2, -0.3)),
+    ("read", "output", "$r_t$", (0, 0.25)),
+    ("controller", "output", "$h_t$", (0.3, 0)),
+)
+
+
+def _box_anchor(box: tuple, towards: tuple[float, float]) -> tuple[float, float]:
+    """The point where the line from ``box``'s centre to ``towards`` leaves the box."""
+    x, y, w, h = box[:4]
+    cx, cy = x + w / 2, y + h / 2
+    dx, dy = towards[0] - cx, towards[1] - cy
+    scale = min(
+        (w / 2) / abs(dx) if dx else math.inf,
+        (h / 2) / abs(dy) if dy else math.inf,
+    )
+    return cx + dx * scale, cy + dy * scale
+
+
+def architecture_diagram() -> Figure:
+    """The machine in one picture: the controller, the heads, the memory, and one step's data
+    flow, numbered as in DESIGN.md and ``model.NTM._step_forward``: x_t -> controller -> raw
+    head vector -> addressing -> write -> read -> output. Dashed arrows carry state to the
+    next step (r_t, every head's w_t, M_t, h_t and c_t). Axes: 1 (no ticks)."""
+    fig = _figure(13.0, 6.2)
+    ax = fig.subplots()
+    ax.set(xlim=(0, 16), ylim=(0.2, 7.3), aspect="equal")
+    ax.axis("off")
+    centres = {}
+    for name, (x, y, w, h, colour, text) in DIAGRAM_BOXES.items():
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y), w, h, boxstyle="round,pad=0.05", fc=colour, ec="0.3", lw=1.2, zorder=1
+            )
+        )
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9, zorder=3)
+        centres[name] = (x + w / 2, y + h / 2)
+    for start, end, label, (dx, dy) in DIAGRAM_ARROWS:
+        a = _box_anchor(DIAGRAM_BOXES[start], centres[end])
+        b = _box_anchor(DIAGRAM_BOXES[end], centres[start])
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, lw=1.4, zorder=2))
+        if label:
+            mx, my = (a[0] + b[0]) / 2 + dx, (a[1] + b[1]) / 2 + dy
+            ax.text(
+                mx,
+                my,
+                label,
+                fontsize=8,
+                ha="center",
+                va="center",
+                zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9},
+            )
+    # y_t leaves the machine
+    oy = centres["output"][1]
+    ax.add_patch(FancyArrowPatch((2.1, oy), (0.6, oy), arrowstyle="-|>", mutation_scale=14, lw=1.4))
+    ax.text(0.55, oy + 0.3, "$y_t$", fontsize=10, ha="center")
+    # the state that goes on to step t + 1
+    recurrent = dict(arrowstyle="-|>", mutation_scale=12, lw=1.1, ls="--", color="#7a7a7a")
+    ax.add_patch(
+        FancyArrowPatch((10.5, 0.9), (3.35, 3.0), connectionstyle="arc3,rad=-0.35", **recurrent)
+    )
+    ax.text(6.2, 1.2, "$r_t$ → next step's controller", fontsize=8, color="#555555")
+    ax.add_patch(
+        FancyArrowPatch((12.3, 5.4), (11.6, 6.9), connectionstyle="arc3,rad=0.9", **recurrent)
+    )
+    ax.text(
+        12.9,
+        6.5,
+        "every head's $w_t$ → next step's\ninterpolation ($w_{t-1}$)",
+        fontsize=8,
+        color="#555555",
+        ha="left",
+    )
+    ax.text(
+        14.4,
+        2.3,
+        "$M_t$ → next step\n(writes see $M_{t-1}$,\nreads see $M_t$)",
+        fontsize=8,
+        color="#555555",
+        ha="center",
+        va="top",
+    )
+    ax.text(3.35, 4.95, "$h_t, c_t$ → next step", fontsize=8, color="#555555", ha="center")
+    ax.set_title(
+        "One time step of the NTM (numbers: the order of model.NTM._step_forward)", fontsize=12
+    )
+    return fig
+
+
+# ------------------------------------------------------------------ 7. learning curves
 
 
 def _curve_points(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -581,7 +1092,7 @@ def learning_curves(
     return fig
 
 
-# ------------------------------------------------------------------ 6. the demo's figures
+# ------------------------------------------------------------------ 8. the demo's figures
 
 
 def _copy_task_for(model: Any) -> Any:
@@ -614,7 +1125,7 @@ def demo_figures(model: Any, out_dir: str | os.PathLike) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------ 7. every figure
+# ------------------------------------------------------------------ 9. every figure
 
 
 def _note(message: str) -> None:
@@ -816,10 +1327,18 @@ def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
 __all__ = [
     "addressing_stages",
     "all_figures",
+    "architecture_diagram",
+    "context_consistency",
     "copy_generalisation",
     "demo_figures",
     "head_heatmaps",
+    "head_weightings",
     "learning_curves",
     "memory_over_time",
+    "ngram_context_rows",
+    "ngram_contexts",
+    "priority_rows",
+    "recall_weightings",
     "save",
+    "weight_mass_rows",
 ]
