@@ -18,7 +18,7 @@ import time
 
 from configs import CONFIGS
 
-FIXED_ROUND = 10  # batches per round for a task without a length option
+FIXED_ROUND = 2  # batches per round for a task of one length (its batches all cost the same)
 
 
 def round_lengths(task) -> list:
