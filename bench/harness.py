@@ -1,11 +1,11 @@
 """One benchmark's training loop, shared by ``throughput.py`` and ``ab.py``.
 
 A *round* trains one batch of every value of the task's length option (copy: lengths 1-20;
-associative recall: 2-6 items), in a shuffled order, or ``FIXED_ROUND`` batches for a task
-without one (n-grams, priority sort): its throughput is the expected one under the task's
-training distribution, without the noise of which lengths a random draw brings. One step is
-exactly what ``train`` does: sample, loss and gradients (split over ``workers`` processes),
-clipping to a global norm of 50, an Adam update.
+associative recall: 2-6 items), or ``FIXED_ROUND`` batches for a task without one (n-grams,
+priority sort): its throughput is the expected one under the task's training distribution,
+without the noise of which lengths a random draw brings. The batches are drawn once and every
+round trains the same ones; a step is what ``train`` does with a batch: loss and gradients
+(split over ``workers`` processes), clipping to a global norm of 50, an Adam update.
 
 ``ntm_numpy`` is imported inside the functions, so that ``ab.py`` can put another checkout's
 package first on ``sys.path`` before anything here imports it.
