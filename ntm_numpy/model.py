@@ -602,14 +602,19 @@ class NTM(SequenceModel):
         else:
             dz, dc_prev = tanh_backward(dh, step.controller), None
         dcontroller_input = linear_input_grad(dz, p["controller.W"])
+        RM = R * c.memory_dim
+        dh_prev = dcontroller_input[:, I + RM :] if lstm else self.xp.zeros_like(dh)
+        dreads_prev = dcontroller_input[:, I : I + RM].reshape(B, R, -1)
+        # M_{t-1}'s gradient through the write (dense) and the write addressing (factored);
+        # the fields by position: binding keywords shows in a step at batch 1
         carry_prev = BackwardCarry(
-            h=dcontroller_input[:, I + R * c.memory_dim :] if lstm else self.xp.zeros_like(dh),
-            c=dc_prev,
-            reads=dcontroller_input[:, I : I + R * c.memory_dim].reshape(B, R, -1),
-            w_read=dread.w_prev,
-            w_write=dwrite.w_prev,
-            memory=dmemory_prev,  # through the write, dense
-            memory_factored=(dwrite.memory,),  # through the write addressing
+            dh_prev,
+            dc_prev,
+            dreads_prev,
+            dread.w_prev,
+            dwrite.w_prev,
+            dmemory_prev,
+            (dwrite.memory,),
         )
         return carry_prev, draw, dz
 
