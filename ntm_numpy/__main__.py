@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -324,9 +326,43 @@ def _load(spec: str):
     return read(path)
 
 
+def _check_workers(args) -> None:
+    """More workers than sequences in a batch is an error (the extra ones would idle); more
+    than this process's cores a warning (they take turns)."""
+    from .threads import AUTO, available_cores
+
+    if args.workers == AUTO:
+        return
+    if args.workers > args.batch_size:
+        raise UsageError(
+            f"--workers {args.workers} is more than --batch-size {args.batch_size}: each worker "
+            f"computes a share of a batch; use at most {args.batch_size} (or auto)"
+        )
+    cores = available_cores()
+    if args.workers > cores:
+        print(
+            f"python -m ntm_numpy {args.command}: warning: --workers {args.workers} is more than "
+            f"the {cores} cores this process may use; the workers will take turns",
+            file=sys.stderr,
+        )
+
+
+def _writable_directory(path: Path, option: str) -> Path:
+    """``path``, created if need be; a ``UsageError`` naming ``option`` where it cannot be
+    written, before any work is done."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot be a directory: {error.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: the directory is not writable")
+    return path
+
+
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
+    _check_workers(args)
     model_options = _model_options(args)
     optimizer_options = {"lr": args.lr}
     if args.momentum is not None:
@@ -364,11 +400,15 @@ def cmd_train(args) -> int:
         config, out, resume=args.resume, resume_lr=args.resume_lr, verbose=not args.quiet
     )
     state = "interrupted" if result.interrupted else ("converged" if result.converged else "done")
+    if result.stop_signal is not None:
+        state += f" ({signal.Signals(result.stop_signal).name})"
     print(
         f"{state} after {result.step} steps, {result.sequences} sequences, "
         f"{result.seconds:.1f}s; checkpoint {out / 'checkpoint.npz'}"
     )
-    return 130 if result.interrupted else 0
+    if not result.interrupted:
+        return 0
+    return 128 + (result.stop_signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 def _eval_rows(model, task, lengths, sequences: int, seed: int, batch_size: int = 10) -> list[dict]:
@@ -504,7 +544,8 @@ def cmd_export(args) -> int:
 
     if not args.name.replace("_", "").isalnum():
         raise UsageError(f"name must be letters, digits and underscores, got {args.name!r}")
-    path = export_pretrained(args.run_dir, args.name, args.dest or PRETRAINED_DIR)
+    dest = _writable_directory(Path(args.dest or PRETRAINED_DIR), "--dest")
+    path = export_pretrained(args.run_dir, args.name, dest)
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
@@ -513,7 +554,7 @@ def cmd_figures(args) -> int:
     from . import viz
 
     start = time.perf_counter()
-    for path in viz.all_figures(Path(args.out)):
+    for path in viz.all_figures(_writable_directory(Path(args.out), "--out")):
         print(path)
     print(f"done in {time.perf_counter() - start:.1f}s")
     return 0
@@ -534,6 +575,13 @@ def main(argv: list[str] | None = None) -> int:
     }[args.command]
     try:
         return command(args)
+    except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM) while training, or one elsewhere
+        print(
+            f"python -m ntm_numpy {args.command}: interrupted at once; checkpoints already "
+            f"written are kept whole",
+            file=sys.stderr,
+        )
+        return 130
     except (UsageError, CheckpointError, ValueError) as error:
         print(f"python -m ntm_numpy {args.command}: error: {error}", file=sys.stderr)
         return 2

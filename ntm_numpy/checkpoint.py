@@ -467,6 +467,18 @@ def export_pretrained(
     return path
 
 
+def find_checkpoint(spec: str | os.PathLike) -> Path:
+    """The file ``spec`` names: a path, or else the name of a pretrained model (``"copy"``, as
+    ``pretrained`` takes). A name that is neither is returned as a path, for ``read`` to
+    report."""
+    path = Path(spec)
+    if not path.exists() and isinstance(spec, str) and spec.replace("_", "").isalnum():
+        shipped = PRETRAINED_DIR / f"{spec}.npz"
+        if shipped.exists():
+            return shipped
+    return path
+
+
 def pretrained_names() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.npz"))
 

@@ -28,6 +28,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import threading
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,6 +83,24 @@ def _single_threaded_blas():
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _sigint_ignored_by_children():
+    """Start workers that ignore Ctrl-C from their first instruction: one still importing when
+    a Ctrl-C reaches the process group would otherwise die with a traceback (``_worker``
+    ignores SIGINT only once it runs). A spawned child keeps an ignored signal through exec, so
+    this process ignores SIGINT while it starts them: a Ctrl-C in those few milliseconds is
+    lost (blocking it instead does not help: starting a process discards a pending SIGINT)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: a handler set outside Python, left as it was
+            signal.signal(signal.SIGINT, previous)
 
 
 def _worker(connection, model_type, config, layout, params_raw, grads_raw) -> None:
@@ -140,7 +159,7 @@ class DataParallel:
         params_raw, flat_params = _shared_array(context, layout.size, dtype)
         self._params = layout.views(flat_params)
         config = model.config.to_dict()
-        with _single_threaded_blas():
+        with _single_threaded_blas(), _sigint_ignored_by_children():
             for _ in range(workers - 1):
                 grads_raw, flat_grads = _shared_array(context, layout.size, dtype)
                 ours, theirs = context.Pipe()

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,12 @@ import numpy as np
 
 from . import backend, threads
 from .allocator import keep_freed_memory
-from .checkpoint import CheckpointError, build_model, read, save
+from .checkpoint import CheckpointError, build_model, find_checkpoint, read, save
 from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
 from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from .optim import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
-from .sequence_model import positive_int
+from .sequence_model import check_fits_in_memory, positive_int
 from .tasks import make_task
 
 MODEL_TYPES = ("ntm", "lstm")
@@ -110,6 +111,11 @@ class TrainConfig:
         if self.snapshot_every is not None:
             positive_int("snapshot_every", self.snapshot_every)
         threads.count_or_auto("workers", self.workers)
+        if self.workers != threads.AUTO and self.workers > self.batch_size:
+            raise ValueError(
+                f"workers must be at most batch_size ({self.batch_size}): each worker computes "
+                f"a share of a batch, got {self.workers}"
+            )
         if self.blas_threads is not None:
             threads.count_or_auto("blas_threads", self.blas_threads)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -141,14 +147,17 @@ class TrainResult:
     converged: bool
     interrupted: bool = False
     parallelism: threads.Parallelism | None = None  # the workers and BLAS threads it used
+    stop_signal: int | None = None  # SIGINT or SIGTERM, where one stopped the run
 
 
 def init_params_from(model, path: str | os.PathLike) -> None:
-    """Overwrite ``model``'s parameters with those saved at ``path`` (fine-tuning).
+    """Overwrite ``model``'s parameters with those saved at ``path`` (fine-tuning); ``path`` may
+    also name a pretrained model (``"copy"``), as ``evaluate`` accepts.
 
     The saved model must have the same parameters, by name and shape (its dtype may differ);
     anything else is a ``CheckpointError`` naming the file and the first difference.
     """
+    path = find_checkpoint(path)  # a file, or a pretrained name such as "copy"
     saved = read(path).model.params
     if set(saved) != set(model.params):
         raise CheckpointError(
@@ -275,10 +284,18 @@ class Progress:
 
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    os.replace(tmp, path)
+    """Replace ``path`` by ``rows``, one JSON line each, keeping its permissions (``mkstemp``
+    makes a private file; the log is for sharing, as the checkpoints are)."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
@@ -306,27 +323,181 @@ def _resumable(config: dict | None) -> dict | None:
     return {k: v for k, v in config.items() if k not in NOT_RESUMED}
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C; schedulers, ``timeout`` and ``kill``
+
+
 class _StopOnInterrupt:
-    """Turns the first Ctrl-C into a request to stop at the end of the current step (so the
-    checkpoint is consistent); a second Ctrl-C interrupts at once."""
+    """Turns the first Ctrl-C or SIGTERM into a request to stop at the end of the current step
+    (so the checkpoint is consistent: the run then saves and returns); a second one raises
+    ``KeyboardInterrupt`` at once (the command line turns it into one line and exit code 130).
+    """
 
     def __init__(self) -> None:
-        self.requested = False
-        self.previous = None
+        self.signal: int | None = None  # the first stop signal received
+        self.previous: dict = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signal = signum
 
     def __enter__(self) -> _StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
+            self.previous = {s: signal.signal(s, self._handler) for s in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+# --- the run directory: held by one run at a time, checked before any training ---------------
+
+LOCK_NAME = ".lock"  # the PID of the run that holds the directory
+# what a save killed half-way leaves (``checkpoint.save``, ``_write_jsonl_atomic``)
+STALE_PATTERNS = (".checkpoint.npz.*.tmp", ".best.npz.*.tmp", ".metrics.jsonl.*.tmp")
+BEST_BEFORE_FINAL = ".best-before-final.npz"  # see ``_save_best``
+
+
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used: not a directory, not writable, held by another run,
+    or holding an earlier run's log."""
+
+
+@contextmanager
+def _hold_run_directory(out: Path | None, *, resume: bool):
+    """Create ``out`` and hold it for this process (a lock file with our PID, taken atomically
+    with O_CREAT | O_EXCL, released on the way out; a lock whose process is dead is taken over),
+    then remove what a killed save of an earlier run left. ``None``: nothing to hold."""
+    if out is None:
+        yield
+        return
+    created = [d for d in (out, *out.parents) if not d.exists()]  # leaf first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunDirectoryError(
+            f"run directory (--out) {out} cannot be created: {error.strerror or error}"
+        ) from None
+    lock = out / LOCK_NAME
+    _take_lock(out, lock)
+    try:
+        for pattern in STALE_PATTERNS:
+            for stale in out.glob(pattern):
+                stale.unlink(missing_ok=True)
+        if not resume and (out / "metrics.jsonl").exists():
+            raise RunDirectoryError(
+                f"{out} holds the metrics.jsonl of an earlier run but no checkpoint to resume: "
+                f"delete it (or the directory) to start afresh, or choose another --out"
+            )
+        yield
+    finally:
+        if _lock_holder(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+        for directory in created:  # a run that wrote nothing leaves no directory behind
+            try:
+                directory.rmdir()
+            except OSError:  # not empty: the run's files
+                break
+
+
+def _take_lock(out: Path, lock: Path) -> None:
+    for _ in range(3):  # a stale lock is removed, then taken; another run may be quicker
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and holder != os.getpid() and _is_running(holder):
+                raise RunDirectoryError(
+                    f"{out} is in use by another training run (PID {holder}, lock file {lock}): "
+                    f"wait for it to end, or choose another --out"
+                ) from None
+            if holder is None and time.time() - _mtime(lock) < 10:
+                time.sleep(0.1)  # being written by a run that has just taken it
+                continue
+            lock.unlink(missing_ok=True)  # its run is gone
+            continue
+        except OSError as error:
+            raise RunDirectoryError(
+                f"run directory (--out) {out} is not writable: {error.strerror or error}"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        return
+    raise RunDirectoryError(f"{out}: could not take its lock file {lock}; try again")
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _is_running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end it; assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _save_best(out: Path, model, state: dict, *, scheduled: bool) -> None:
+    """Write ``out/best.npz``. An evaluation off the schedule (a run's last step, between two
+    multiples of eval_every) is one that the same run, resumed, would not make: the best.npz it
+    replaces is kept aside (an empty file: there was none), for ``_undo_final_evaluation``."""
+    best, before = out / "best.npz", out / BEST_BEFORE_FINAL
+    if scheduled:
+        save(best, model, train_state=state)
+        before.unlink(missing_ok=True)
+        return
+    if not before.exists():
+        if best.exists():
+            os.replace(best, before)
+        else:
+            before.write_bytes(b"")
+    save(best, model, train_state=state)
+
+
+def _undo_final_evaluation(out: Path) -> None:
+    """On resume: put back the best.npz that an off-schedule evaluation replaced."""
+    best, before = out / "best.npz", out / BEST_BEFORE_FINAL
+    if not before.exists():
+        return
+    if before.stat().st_size == 0:
+        best.unlink(missing_ok=True)
+        before.unlink()
+    else:
+        os.replace(before, best)
+
+
+def _check_step_fits(config: TrainConfig, task, model) -> None:
+    """Refuse a run whose longest batch cannot fit in this machine's memory (a clear error now,
+    rather than a ``MemoryError`` or the system's OOM killer after minutes)."""
+    option = _length_option(task)
+    what = f"task option {option}={getattr(task.config, option)}" if option else "the task"
+    check_fits_in_memory(
+        model.config,
+        f"{what} (sequences of up to {task.max_steps()} steps) with batch_size {config.batch_size}",
+        batch_size=max(config.batch_size, config.eval_batch_size),
+        steps=task.max_steps(),
+        training=True,
+    )
 
 
 def train(
@@ -356,11 +527,29 @@ def train(
             )
         if not (isinstance(resume_lr, numbers.Real) and math.isfinite(resume_lr) and resume_lr > 0):
             raise ValueError(f"resume_lr must be a finite number > 0, got {resume_lr!r}")
-    keep_freed_memory()
     out = Path(out_dir) if out_dir is not None else None
+    with _hold_run_directory(out, resume=resume), _StopOnInterrupt() as stop:
+        return _train(
+            config, out, stop, resume=resume, resume_lr=resume_lr, verbose=verbose, on_eval=on_eval
+        )
+
+
+def _train(
+    config: TrainConfig,
+    out: Path | None,
+    stop: _StopOnInterrupt,
+    *,
+    resume: bool,
+    resume_lr: float | None,
+    verbose: bool,
+    on_eval: Callable[[dict], None] | None,
+) -> TrainResult:
+    """``train``, once it holds the run directory and the stop signals."""
+    keep_freed_memory()
     checkpoint_path = out / "checkpoint.npz" if out else None
     metrics_path = out / "metrics.jsonl" if out else None
     task, model, optimizer = build(config)
+    _check_step_fits(config, task, model)
     if config.init_from is not None and not resume:
         init_params_from(model, config.init_from)
     rng = np.random.default_rng(config.seed)
@@ -377,6 +566,11 @@ def train(
             raise CheckpointError(f"{checkpoint_path}: nothing to resume from")
         saved = read(checkpoint_path)
         state = saved.train_state or {}
+        missing = [k for k in ("rng", "step", "sequences", "seconds") if k not in state]
+        if missing:
+            raise CheckpointError(
+                f"{checkpoint_path}: cannot be resumed: its train_state lacks {missing}"
+            )
         if _resumable(state.get("config")) != _resumable(config.to_dict()):
             raise ValueError(
                 f"{checkpoint_path}: was written by a run with another config; "
@@ -394,8 +588,15 @@ def train(
         max_length = state.get("max_length")
         recent_costs[:] = state.get("recent_costs", [])
         if metrics_path.exists():
-            history = [r for r in read_metrics(metrics_path) if r["step"] <= step]
+            # what a run that had never stopped would have logged: evaluations on the schedule
+            # (the last run's final one, off it, is undone, with its best.npz)
+            history = [
+                r
+                for r in read_metrics(metrics_path)
+                if r["step"] <= step and r["step"] % config.eval_every == 0
+            ]
             _write_jsonl_atomic(metrics_path, history)
+        _undo_final_evaluation(out)
 
     def train_task():
         if max_length is None:
@@ -444,13 +645,11 @@ def train(
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 raise TrainingDiverged(
                     f"the loss or the gradients became NaN/inf near step {step} (loss {loss}, "
-                    f"gradient norm {norm}); the last good checkpoint is left untouched: "
-                    f"{checkpoint_path}"
+                    f"gradient norm {norm}); {_what_is_kept(checkpoint_path)}"
                 )
             recent_costs.append(loss)
 
     with (
-        _StopOnInterrupt() as stop,
         threads.blas_threads(parallelism.blas_threads),
         DataParallel(model, parallelism.workers) as parallel,
     ):
@@ -483,6 +682,9 @@ def train(
                 progress.update(step, rate, recent_costs[-1], last_errors)
 
             if step % config.eval_every == 0 or step == config.steps:
+                # off the schedule only at the run's last step: an uninterrupted run scores its
+                # end; a resumed one must go on as if it had not (curriculum, costs, best.npz)
+                scheduled = step % config.eval_every == 0
                 flush_pending()
                 seconds = time.perf_counter() - started
                 result = evaluate(
@@ -501,10 +703,11 @@ def train(
                     "max_length": max_length,
                     "lr": optimizer.config.lr,
                 }
-                recent_costs.clear()
+                if scheduled:
+                    recent_costs.clear()
                 if out is not None and (not history or score(row) < min(map(score, history))):
                     # the best evaluation so far: what ``export`` ships
-                    save(out / "best.npz", model, train_state=train_state())
+                    _save_best(out, model, train_state(), scheduled=scheduled)
                 history.append(row)
                 last_errors = result["bit_errors"]
                 if metrics_path is not None:
@@ -518,7 +721,7 @@ def train(
                 )
                 if on_eval is not None:
                     on_eval(row)
-                if max_length is not None:
+                if max_length is not None and scheduled:
                     # the curriculum scores the current training range, not the full one
                     current = evaluate(
                         model,
@@ -553,5 +756,14 @@ def train(
     seconds = time.perf_counter() - started
     checkpoint()
     return TrainResult(
-        model, step, sequences, seconds, history, converged, interrupted, parallelism
+        model, step, sequences, seconds, history, converged, interrupted, parallelism, stop.signal
     )
+
+
+def _what_is_kept(checkpoint_path: Path | None) -> str:
+    """After a divergence: which checkpoint, if any, holds the last good state."""
+    if checkpoint_path is None:
+        return "nothing was saved (no out_dir)"
+    if checkpoint_path.exists():
+        return f"the last good checkpoint is left untouched: {checkpoint_path}"
+    return f"no checkpoint was written ({checkpoint_path} does not exist: it diverged first)"

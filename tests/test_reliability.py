@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import ntm_numpy.train as train_module
-from ntm_numpy import checkpoint
+from ntm_numpy import checkpoint, sequence_model
 from ntm_numpy.__main__ import main
 from ntm_numpy.checkpoint import CheckpointError, load, read
 from ntm_numpy.lstm_baseline import LSTMModel
@@ -36,7 +36,6 @@ from ntm_numpy.train import TrainConfig, TrainingDiverged, read_metrics, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"memory_size": 4, "memory_dim": 2, "controller_size": 2}
-PENDING = pytest.mark.xfail(reason="#14: the train.py / __main__.py half comes next", run=False)
 METRIC_FIELDS = ("step", "sequences", "cost", "bit_errors", "train_cost", "max_length", "lr")
 # the issue's S: a tiny run, on the command line
 TINY_ARGS = [
@@ -143,8 +142,9 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
     try:
         out, err = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        process.kill()
-        raise
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        raise AssertionError(f"the run did not end: {out} {err}") from None
     return process.returncode, out, err
 
 
@@ -153,13 +153,17 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
 # =============================================================================================
 
 
-@PENDING
 def test_case1_resume_is_bit_identical_whatever_the_step_counts(tmp_path):
     # the first run stops at 7, not a multiple of eval_every: it evaluates there (as an
     # uninterrupted run of 7 steps must), but that evaluation must not move the curriculum,
     # stay in the log, or stay in best.npz once the run continues
     config = tiny_config(
-        steps=14, eval_every=3, checkpoint_every=100, curriculum=True, curriculum_threshold=100.0
+        steps=14,
+        eval_every=3,
+        checkpoint_every=100,
+        curriculum=True,
+        curriculum_threshold=100.0,  # every evaluation on the schedule grows the length
+        eval_batch_size=50,  # the curriculum's own evaluation: 200 sequences
     )
     straight = train(config, tmp_path / "straight", verbose=False)
     first = train(replace_steps(config, 7), tmp_path / "resumed", verbose=False)
@@ -195,7 +199,6 @@ def dead_pid() -> int:
     return process.pid
 
 
-@PENDING
 def test_case2_a_second_trainer_on_the_same_directory_is_refused(tmp_path, capsys):
     holder = live_pid()  # stands for a trainer that holds the directory
     try:
@@ -213,7 +216,6 @@ def test_case2_a_second_trainer_on_the_same_directory_is_refused(tmp_path, capsy
         holder.wait()
 
 
-@PENDING
 def test_case2_the_lock_holds_the_pid_while_training_and_is_released(tmp_path):
     seen = []
     train(
@@ -230,7 +232,6 @@ def test_case2_the_lock_holds_the_pid_while_training_and_is_released(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
-@PENDING
 def test_case2_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / ".lock").write_text(f"{dead_pid()}\n")
     result = train(tiny_config(), tmp_path, verbose=False)
@@ -238,7 +239,6 @@ def test_case2_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
-@PENDING
 def test_case2_two_real_trainers(tmp_path):
     out = tmp_path / "run"
     first = start_training(out, "--steps", "100000", "--checkpoint-every", "100000")
@@ -268,7 +268,6 @@ def test_case2_two_real_trainers(tmp_path):
     assert not (out / ".lock").exists()
 
 
-@PENDING
 @pytest.mark.parametrize("where", ["a-file", "under-a-file"])
 def test_case3_an_unusable_out_is_refused_before_training(tmp_path, capsys, monkeypatch, where):
     (tmp_path / "file").write_text("not a directory")
@@ -284,7 +283,6 @@ def fail_if_called(*args, **kwargs):
     raise AssertionError("training started before the run directory was checked")
 
 
-@PENDING
 def test_case3_export_and_figures_to_an_unusable_directory(tmp_path, capsys):
     run = tmp_path / "run"
     train(tiny_config(), run, verbose=False)
@@ -295,7 +293,6 @@ def test_case3_export_and_figures_to_an_unusable_directory(tmp_path, capsys):
     assert_cli_error(code, err, "--out", str(tmp_path / "file" / "figs"))
 
 
-@PENDING
 def test_case4_a_fresh_start_over_an_old_log_is_refused(tmp_path, capsys):
     old = '{"step": 100}\n{"step": 200}\n'
     (tmp_path / "metrics.jsonl").write_text(old)
@@ -307,7 +304,6 @@ def test_case4_a_fresh_start_over_an_old_log_is_refused(tmp_path, capsys):
     assert (tmp_path / "metrics.jsonl").read_text() == old
 
 
-@PENDING
 def test_case5_stale_temporary_files_are_removed_at_start_and_resume(tmp_path):
     stale = [".checkpoint.npz.k2j4h1.tmp", ".best.npz.a8d7.tmp", ".metrics.jsonl.x1y2.tmp"]
     for name in stale:
@@ -322,7 +318,6 @@ def test_case5_stale_temporary_files_are_removed_at_start_and_resume(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-@PENDING
 @pytest.mark.parametrize(
     ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
 )
@@ -347,7 +342,6 @@ def read_lines(path: Path) -> list[str]:
         return []
 
 
-@PENDING
 def test_case7_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     out = tmp_path / "run"
     # steps of a few tenths of a second, so that both signals arrive within one step
@@ -363,23 +357,44 @@ def test_case7_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     assert returncode == 130, stderr
     assert "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-    assert read(periodic).train_state["step"] >= 3  # the last checkpoint stays whole
+    assert "interrupted" in stderr
+    assert read(periodic).train_state["step"] >= 2  # the last checkpoint stays whole
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def children_of(pid: int) -> list[str]:
+def worker_children(pid: int) -> list[str]:
+    """The PIDs of ``pid``'s children that multiprocessing started (not, e.g., ldconfig)."""
     try:
-        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return []
+    workers = []
+    for child in children:
+        try:
+            if b"multiprocessing" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.append(child)
+        except OSError:
+            pass
+    return workers
 
 
-@PENDING
+def importing_numpy(pids: list[str]) -> bool:
+    """Whether one of ``pids`` has got as far as loading NumPy: a worker that is starting up
+    (importing what it needs before ``parallel._worker`` runs)."""
+    for pid in pids:
+        try:
+            if "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text():
+                return True
+        except OSError:
+            pass
+    return False
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_case8_ctrl_c_while_workers_start_is_a_clean_interrupt(tmp_path):
     out = tmp_path / "run"
     process = start_training(out, "--steps", "100000", "--workers", "2", "--batch-size", "4")
-    wait_for(lambda: children_of(process.pid), process)  # a worker is starting up
+    wait_for(lambda: importing_numpy(worker_children(process.pid)), process)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     returncode, stdout, stderr = finish(process)
     assert returncode == 130, stderr
@@ -389,7 +404,6 @@ def test_case8_ctrl_c_while_workers_start_is_a_clean_interrupt(tmp_path):
     read(out / "checkpoint.npz")
 
 
-@PENDING
 def test_case9_divergence_before_the_first_save_says_what_is_true(tmp_path, monkeypatch):
     real_build = train_module.build
 
@@ -602,7 +616,6 @@ def test_case15_a_malformed_train_state(tmp_path, good, capsys, change, fragment
     assert_cli_error(code, err, fragment)
 
 
-@PENDING
 def test_case15_resume_needs_the_whole_train_state(tmp_path, good, capsys):
     path, members, meta, _ = good
     del meta["train_state"]["rng"]
@@ -716,8 +729,14 @@ def test_case19_non_finite_x_is_refused(model, bad):
             fn(x, y, mask)
 
 
+@pytest.fixture
+def machine_of_16_gib(monkeypatch):
+    """The size limits judged against a machine of 16 GiB, whatever runs the tests."""
+    monkeypatch.setattr(sequence_model, "physical_memory_bytes", lambda: 16 * 2**30)
+
+
 @pytest.mark.parametrize("memory_size", [10**9, 10**30])
-def test_case20_a_model_far_beyond_the_machine_is_refused(memory_size):
+def test_case20_a_model_far_beyond_the_machine_is_refused(machine_of_16_gib, memory_size):
     started = time.perf_counter()
     with pytest.raises(ValueError, match="memory_size") as info:
         NTM(input_size=3, memory_size=memory_size)
@@ -758,7 +777,6 @@ def test_case21_a_bool_seed_is_refused(make):
         make()
 
 
-@PENDING
 def test_case22_more_workers_than_sequences_in_a_batch(tmp_path, capsys):
     with pytest.raises(ValueError, match="workers"):
         tiny_config(workers=6, batch_size=2)
@@ -767,7 +785,6 @@ def test_case22_more_workers_than_sequences_in_a_batch(tmp_path, capsys):
     assert_cli_error(code, err, "--workers", "--batch-size")
 
 
-@PENDING
 def test_case22_more_workers_than_cores_is_a_warning(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     if hasattr(os, "sched_getaffinity"):
@@ -778,17 +795,18 @@ def test_case22_more_workers_than_cores_is_a_warning(tmp_path, capsys, monkeypat
     assert "warning" in err and "--workers" in err and "Traceback" not in err
 
 
-@PENDING
-def test_case23_a_step_far_beyond_the_machine_is_refused(tmp_path, capsys):
+def test_case23_a_step_far_beyond_the_machine_is_refused(tmp_path, capsys, machine_of_16_gib):
     options = {"bits": 8, "max_length": 100_000}
+    config = tiny_config(task_options=options, model_options={}, batch_size=16)
     with pytest.raises(ValueError, match="max_length"):
-        train(tiny_config(task_options=options, model_options={}), None, verbose=False)
+        train(config, None, verbose=False)
+    # the control: the same model at the default copy lengths fits
+    train(tiny_config(task_options={"bits": 8}, model_options={}, steps=1), None, verbose=False)
     argv = ["train", "--out", str(tmp_path), "--task-option", "max_length=100000"]
     code, _, err = run_main([*argv, "--no-curriculum", "--steps", "1", "--quiet"], capsys)
     assert_cli_error(code, err, "max_length")
 
 
-@PENDING
 def test_case24_metrics_keep_their_mode_after_resume(tmp_path):
     train(tiny_config(), tmp_path, verbose=False)
     mode = (tmp_path / "metrics.jsonl").stat().st_mode & 0o777
@@ -796,7 +814,6 @@ def test_case24_metrics_keep_their_mode_after_resume(tmp_path):
     assert (tmp_path / "metrics.jsonl").stat().st_mode & 0o777 == mode
 
 
-@PENDING
 def test_case25_init_from_takes_a_pretrained_name(tmp_path, capsys):
     pretrained = checkpoint.pretrained("copy")
     config = tiny_config(
