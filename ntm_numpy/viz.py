@@ -12,6 +12,7 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     memory_over_time(model, batch)        the memory matrix M_t at a few steps
     head_weightings(model, batch)         every head's write and read weightings, zoomed
     recall_weightings(model, batch)       associative recall: the query, items q and q + 1
+    recall_rows_found(model, batch)       ... and whether the read head finds item q + 1
     priority_rows(model, batch)           priority sort: rows written and read, every head
     ngram_context_rows(model, batch)      N-grams: the row used against the context (fig. 15)
     architecture_diagram()                the machine in one picture: one step's data flow
@@ -652,6 +653,45 @@ def _item_steps(batch: Any, item: int) -> np.ndarray:
     return item * (k + 1) + 1 + np.arange(k)
 
 
+def _rows_written(w_write: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The rows of largest write weight at ``steps``, each once (w_write [N, T])."""
+    return np.unique(w_write[:, steps].argmax(axis=0))
+
+
+def _answer_rows_found(
+    w_write: np.ndarray, w_read: np.ndarray, batch: Any, row: int
+) -> tuple[int, int]:
+    """(found, written): how many of the rows written for item q + 1 the read head focuses on
+    (largest read weight) at some step from the one before the answer to the last answer step.
+    From the step before: a model may read one step ahead and answer from r_{t-1}, which its
+    controller receives at step t. w_write, w_read [N, T]."""
+    q = int(batch.info["query_index"][row])
+    written = _rows_written(w_write, _item_steps(batch, q + 1))
+    answer = _scored_steps(batch.mask, row)
+    window = np.arange(max(0, int(answer[0]) - 1), int(answer[-1]) + 1)
+    focused = np.unique(w_read[:, window].argmax(axis=0))
+    return int(np.isin(written, focused).sum()), int(written.size)
+
+
+def recall_rows_found(model: Any, batch: Any, *, head: int = 0) -> np.ndarray:
+    """For each episode of an associative-recall ``batch``, the share of the rows written for
+    item q + 1 (at each of its steps, the row of largest write weight) that read head ``head``
+    focuses on at some step from the one before the answer to the end: 1.0 for a model that
+    reads the answer where it stored it, 0 for one that reads elsewhere. Returns [B]."""
+    if "num_items" not in batch.info or "query_index" not in batch.info:
+        raise ValueError(
+            "batch: expected an associative-recall batch (info num_items, query_index)"
+        )
+    _, trace = _run_traced(model, batch.inputs)
+    found = [
+        _answer_rows_found(
+            trace.write_weights[:, b, head].T, trace.read_weights[:, b, head].T, batch, b
+        )
+        for b in range(batch.batch_size)
+    ]
+    return np.array([f / w for f, w in found])
+
+
 def recall_weightings(
     model: Any, batch: Any, title: str = "Associative recall", *, row: int = 0, head: int = 0
 ) -> Figure:
@@ -661,9 +701,9 @@ def recall_weightings(
     their mass before the answer). Shaded columns: the steps of item q (the one the query
     repeats), of item q + 1 (the answer) and of the query. Horizontal lines: the rows
     written for items q and q + 1 (at each of the item's steps, the row of largest write
-    weight). The read panel's title gives the share of the read weight that lands on item
-    q + 1's rows over the answer steps. Needs ``batch.info`` ``num_items`` and
-    ``query_index``. Axes: 2 panels, 1 colour bar.
+    weight). The read panel's title counts the rows of item q + 1 on which the read focus
+    (largest read weight) lands from the step before the answer to its end. Needs
+    ``batch.info`` ``num_items`` and ``query_index``. Axes: 2 panels, 1 colour bar.
     """
     _, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
@@ -680,11 +720,10 @@ def recall_weightings(
         "query": (_item_steps(batch, num_items), "#9467bd"),
     }
     written = {  # the row of largest write weight at each of the item's steps
-        name: np.unique(w_write[:, steps].argmax(axis=0))
-        for name, (steps, _) in list(spans.items())[:2]
+        name: _rows_written(w_write, steps) for name, (steps, _) in list(spans.items())[:2]
     }
     answer = _scored_steps(batch.mask, row)
-    on_answer = float(w_read[written[list(written)[1]]][:, answer].sum() / max(answer.size, 1))
+    found, total = _answer_rows_found(w_write, w_read, batch, row)
     # the zoom: where the items are stored and looked up (the write head's moves during the
     # answer, which the task does not need, may wrap round to the other end of the memory)
     rows = weight_mass_rows(np.concatenate([w_write[:, : answer[0]].T, w_read.T]))
@@ -693,8 +732,8 @@ def recall_weightings(
     axes = fig.subplots(1, 2, sharey=True)
     titles = (
         f"write weightings, head {head}",
-        f"read weightings, head {head}: {on_answer:.0%} of the read weight\n"
-        f"on item q + 1's rows during the answer",
+        f"read weightings, head {head}: its focus finds {found} of the {total} rows\n"
+        f"written for item q + 1, from the step before the answer to its end",
     )
     image = None
     for ax, w, panel_title in zip(axes, (w_write, w_read), titles, strict=True):
@@ -1338,6 +1377,7 @@ __all__ = [
     "ngram_context_rows",
     "ngram_contexts",
     "priority_rows",
+    "recall_rows_found",
     "recall_weightings",
     "save",
     "weight_mass_rows",

@@ -361,3 +361,31 @@ def test_architecture_diagram_names_every_stage(tmp_path):
     for stage in ("1. controller", "2. heads", "3. addressing", "4. write", "5. read", "6. output"):
         assert stage in text
     check_png(fig, tmp_path / "architecture.png")
+
+
+def test_recall_rows_found_see_where_the_read_head_is(monkeypatch):
+    recall = make_task("associative_recall", bits=3, item_length=2, max_items=4)
+    model = NTM(
+        input_size=recall.input_size,
+        output_size=recall.output_size,
+        memory_size=16,
+        memory_dim=4,
+        controller_size=8,
+    )
+    batch = recall.sample(batch_size=3, rng=np.random.default_rng(2), length=4)
+    steps = batch.num_steps
+    write = np.zeros((steps, 3, 1, 16))
+    write[np.arange(steps), :, 0, np.arange(steps) % 16] = 1.0  # step t writes row t mod 16
+    read = np.zeros((steps, 3, 1, 16))
+    read[:, :, 0, 5] = 1.0  # everywhere: row 5
+    answer = np.flatnonzero(batch.mask[:, 0])
+    for b, ahead in ((0, 0), (1, 1)):  # 0 reads q + 1 on the answer steps, 1 one step ahead
+        rows = viz._item_steps(batch, int(batch.info["query_index"][b]) + 1) % 16
+        read[answer - ahead, b, 0, :] = 0.0
+        read[answer - ahead, b, 0, rows] = 1.0
+    trace = viz._run_traced(model, batch.inputs)[1]._replace(write_weights=write, read_weights=read)
+    monkeypatch.setattr(viz, "_run_traced", lambda m, x: (None, trace))
+    found = viz.recall_rows_found(model, batch)
+    q2_rows = viz._item_steps(batch, int(batch.info["query_index"][2]) + 1) % 16
+    assert found[0] == 1.0 and found[1] == 1.0
+    assert found[2] == float(np.isin(q2_rows, [5]).mean())  # row 5 is not item q + 1's
