@@ -13,9 +13,9 @@ Each bit's term is computed as
 (the same number: log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|}) for either sign of z), because
 near convergence the bits are confident and right, |z| ~ 14 with y = [z > 0], and there the term
 is ~e^{-|z|} ~ 1e-6. Written as softplus(z) - y z it is a difference of two numbers near 14,
-whose float32 spacing (1e-6) is the size of the answer: the float32 cost of a converged model
-came out 0.7% low. In the form above the first bracket is exactly 0 for such a bit, and
-``log1p(exp(-|z|))`` keeps the small term's full precision.
+whose float32 spacing (1e-6) is the size of the answer, so the float32 cost of a converged
+model comes out about 1% off. In the form above the first bracket is exactly 0 for such a bit
+(a binary y), and ``log1p(exp(-|z|))`` keeps the small term's full precision.
 """
 
 from __future__ import annotations
