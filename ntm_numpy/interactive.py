@@ -181,7 +181,7 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _slider(description: str, value: float, low: float, high: float, step: float, **options):
+def _slider(description: str, value: float, low: float, high: float, step: float) -> Any:
     import ipywidgets
 
     return ipywidgets.FloatSlider(
@@ -190,9 +190,8 @@ def _slider(description: str, value: float, low: float, high: float, step: float
         max=high,
         step=step,
         description=description,
-        continuous_update=options.pop("continuous_update", True),
-        style={"description_width": options.pop("description_width", "initial")},
-        **options,
+        continuous_update=False,  # redraw on release: a drag would queue one redraw per pixel
+        style={"description_width": "initial"},
     )
 
 
@@ -222,7 +221,7 @@ def addressing_explorer(*, memory_size: int = 10, memory_dim: int = 6, seed: int
     to the key (the key is memory row 3 plus ``noise`` times a fixed random direction). The
     previous weighting w_{t-1} is focused on row 0. Panels (``view.panels``, each [N]):
     ``content``, ``gated``, ``shifted``, ``sharpened``, and the inputs ``previous``,
-    ``cosine``, ``shift`` ([3], normalised), ``key`` ([M]).
+    ``cosine``, ``shift`` ([3], normalised), ``key`` ([M]), ``key_row``.
     """
     rng = np.random.default_rng(seed)
     memory = rng.standard_normal((1, memory_size, memory_dim))  # [B, N, M]
@@ -247,6 +246,7 @@ def addressing_explorer(*, memory_size: int = 10, memory_dim: int = 6, seed: int
             "sharpened": sharpened[0, 0],
             "shift": shift[0, 0],
             "key": key[0, 0],
+            "key_row": key_row,
         }
 
     controls = {
@@ -310,6 +310,10 @@ def _draw_addressing(figure: Figure, panels: dict[str, Any], values: dict[str, A
     axes[1].step(rows, panels["previous"], where="mid", color="0.4", lw=1, label="$w_{t-1}$")
     axes[1].legend(fontsize=8, loc="upper right")
     axes[0].set(ylim=(0, 1.02), ylabel="weight")
+    figure.suptitle(
+        f"key: memory row {panels['key_row']} + {values['noise']:g} × a fixed random vector",
+        fontsize=10,
+    )
 
 
 # ------------------------------------------------------------------ write explorer
@@ -348,7 +352,11 @@ def write_explorer(*, memory_size: int = 8, memory_dim: int = 5, seed: int = 1) 
 
     controls: dict[str, Any] = {
         "row": ipywidgets.IntSlider(
-            value=min(5, memory_size - 1), min=0, max=memory_size - 1, description="row"
+            value=min(5, memory_size - 1),
+            min=0,
+            max=memory_size - 1,
+            description="row",
+            continuous_update=False,
         ),
         "spread": _slider("spread to the neighbours", 0.0, 0.0, 1.0, 0.05),
     }
@@ -378,6 +386,7 @@ def _column_slider(description: str, value: float, low: float, high: float) -> A
         description=description,
         orientation="vertical",
         readout_format=".2f",
+        continuous_update=False,
         layout=ipywidgets.Layout(width="56px", height="150px"),
     )
 
@@ -409,7 +418,7 @@ def _arrange_write(controls: Mapping[str, Any]) -> Any:
 def _describe_write(panels: dict[str, Any], values: dict[str, Any]) -> str:
     w = panels["weighting"]
     rows = ", ".join(f"w<sub>{i}</sub> = {w[i]:.2f}" for i in np.flatnonzero(w > 1e-12))
-    return f"write weighting: {rows} (every other row 0)"
+    return f"write weighting: {rows}; every other row 0 (the spread wraps around, as shifts do)"
 
 
 def _draw_write(figure: Figure, panels: dict[str, Any], limit: float) -> None:
@@ -428,6 +437,11 @@ def _draw_write(figure: Figure, panels: dict[str, Any], limit: float) -> None:
     axes[0].set_yticks(np.arange(N))
     axes[0].set_ylim(N - 0.5, -0.5)
     figure.colorbar(image, ax=axes[1:], fraction=0.03, label="one scale for all three")
+    vectors = [
+        f"{name} = ({', '.join(f'{v:.2g}' for v in panels[key])})"
+        for name, key in (("erase e", "erase"), ("add a", "add"))
+    ]
+    figure.suptitle("      ".join(vectors), fontsize=10)
 
 
 def _annotated_heatmap(ax, values: np.ndarray, limit: float) -> Any:
