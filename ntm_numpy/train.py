@@ -359,7 +359,12 @@ class _StopOnInterrupt:
 
 LOCK_NAME = ".lock"  # the PID of the run that holds the directory
 # what a save killed half-way leaves (``checkpoint.save``, ``_write_jsonl_atomic``)
-STALE_PATTERNS = (".checkpoint.npz.*.tmp", ".best.npz.*.tmp", ".metrics.jsonl.*.tmp")
+STALE_PATTERNS = (
+    ".checkpoint.npz.*.tmp",
+    ".best.npz.*.tmp",
+    ".metrics.jsonl.*.tmp",
+    "snapshots/.step_*.npz.*.tmp",
+)
 BEST_BEFORE_FINAL = ".best-before-final.npz"  # see ``_save_best``
 
 

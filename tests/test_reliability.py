@@ -179,6 +179,23 @@ def test_case1_resume_is_bit_identical_whatever_the_step_counts(tmp_path):
     assert_same_params(best_resumed.model.params, best_straight.model.params)
 
 
+def test_case1_a_first_run_shorter_than_eval_every(tmp_path):
+    # its only evaluation is off the schedule: its best.npz had nothing before it, and goes
+    config = tiny_config(steps=5, eval_every=3, checkpoint_every=100)
+    straight = train(config, tmp_path / "straight", verbose=False)
+    train(replace_steps(config, 2), tmp_path / "resumed", verbose=False)
+    assert (tmp_path / "resumed" / "best.npz").exists()
+    resumed = train(config, tmp_path / "resumed", resume=True, verbose=False)
+    assert_same_params(resumed.model.params, straight.model.params)
+    rows = read_metrics(tmp_path / "resumed")
+    assert metric_values(rows) == metric_values(read_metrics(tmp_path / "straight"))
+    best = [read(tmp_path / d / "best.npz") for d in ("straight", "resumed")]
+    assert best[0].train_state["step"] == best[1].train_state["step"] == 3 or (
+        best[0].train_state["step"] == best[1].train_state["step"] == 5
+    )
+    assert_same_params(best[0].model.params, best[1].model.params)
+
+
 def replace_steps(config: TrainConfig, steps: int) -> TrainConfig:
     return TrainConfig(**{**config.to_dict(), "steps": steps})
 
@@ -306,11 +323,15 @@ def test_case4_a_fresh_start_over_an_old_log_is_refused(tmp_path, capsys):
 
 def test_case5_stale_temporary_files_are_removed_at_start_and_resume(tmp_path):
     stale = [".checkpoint.npz.k2j4h1.tmp", ".best.npz.a8d7.tmp", ".metrics.jsonl.x1y2.tmp"]
+    stale_snapshot = tmp_path / "snapshots" / ".step_000002.npz.q9w8.tmp"
+    stale_snapshot.parent.mkdir()
+    stale_snapshot.write_bytes(b"PK")
     for name in stale:
         (tmp_path / name).write_bytes(b"PK\x03\x04 half")
     (tmp_path / "notes.txt").write_text("mine")
     train(tiny_config(), tmp_path, verbose=False)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert not stale_snapshot.exists()
     for name in stale:
         (tmp_path / name).write_bytes(b"PK\x03\x04 half")
     train(tiny_config(steps=6), tmp_path, resume=True, verbose=False)
@@ -848,12 +869,18 @@ def test_case26_a_masked_array_is_refused(model):
 
 
 def test_sigkill_leaves_a_loadable_checkpoint_and_resume_ends_bit_identical(tmp_path):
+    # three kills at whatever moment (a checkpoint every step: often during a save), each
+    # followed by a resume that is killed in turn; then a resume to the end
     args = ["--steps", "100000", "--checkpoint-every", "1", "--eval-every", "3"]
     out = tmp_path / "killed"
-    process = start_training(out, *args)
-    wait_for(lambda: len(read_lines(out / "metrics.jsonl")) >= 2, process)
-    process.kill()
-    finish(process)
+    for cycle in range(3):
+        resume = ["--resume"] if cycle else []
+        rows = len(read_lines(out / "metrics.jsonl"))
+        process = start_training(out, *args, *resume)
+        wait_for(lambda rows=rows: len(read_lines(out / "metrics.jsonl")) >= rows + 2, process)
+        process.kill()
+        finish(process)
+        read(out / "checkpoint.npz")  # loadable after every kill; its stale .lock stays
     step = read(out / "checkpoint.npz").train_state["step"]
     target = step + 4
     argv = ["train", *TINY_ARGS, "--steps", str(target), "--checkpoint-every", "1"]
@@ -863,3 +890,4 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_ends_bit_identical(tmp_
     a, b = read(out / "checkpoint.npz"), read(tmp_path / "straight" / "checkpoint.npz")
     assert_same_params(a.model.params, b.model.params)
     assert metric_values(read_metrics(out)) == metric_values(read_metrics(tmp_path / "straight"))
+    assert not [p.name for p in out.iterdir() if p.name == ".lock" or p.name.endswith(".tmp")]
