@@ -88,10 +88,10 @@ def jupyter_lab(root: Path):
         log.close()
 
 
-def copy_of_notebooks(workspace: Path) -> Path:
-    """workspace/notebooks, a copy, beside a link to the package: the notebooks put their
-    parent folder on sys.path, as they do in the repository."""
-    shutil.copytree(REPO / "notebooks", workspace / "notebooks")
+def copy_of_notebooks(workspace: Path, source: Path) -> Path:
+    """workspace/notebooks, a copy of ``source``, beside a link to the package: the notebooks
+    put their parent folder on sys.path, as they do in the repository."""
+    shutil.copytree(source, workspace / "notebooks")
     # every cell in the page, so that a view far down is there to find and photograph
     settings = workspace / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -268,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS))
     parser.add_argument("--out", type=Path, default=REPO / "tools" / "screenshots")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    parser.add_argument(
+        "--notebook-dir",
+        type=Path,
+        default=REPO / "notebooks",
+        help="the folder of notebooks to serve (a copy of it), e.g. a scratch notebook",
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -275,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     workspace = Path(tempfile.mkdtemp(prefix="browser_check_"))
     print(f"serving a copy of notebooks/ from {workspace} (autosave must not touch the originals)")
-    with jupyter_lab(copy_of_notebooks(workspace)) as (url, token), sync_playwright() as playwright:
+    with (
+        jupyter_lab(copy_of_notebooks(workspace, args.notebook_dir)) as (url, token),
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(
             executable_path=args.chromium, headless=True, args=["--no-sandbox"]
         )
