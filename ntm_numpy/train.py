@@ -11,6 +11,9 @@ continues exactly where the run stopped: the same batches, the same losses.
 Scalars stay on the device between log points: the loop reads them back (a GPU sync) once per
 ``log_every`` steps, which is also where a NaN or inf is caught. A run that diverges stops with
 ``TrainingDiverged`` and never overwrites the last good checkpoint.
+
+One run at a time holds ``<out_dir>`` (``<out_dir>/.lock`` holds its PID). Ctrl-C or SIGTERM
+stops a run at the end of its step, with a checkpoint; a second one stops it at once.
 """
 
 from __future__ import annotations
