@@ -492,7 +492,9 @@ def step_debugger(model: Any, batch: Any, *, row: int = 0) -> View:
             description="show adjoints dL/d·",
             tooltip="every panel shows dL/d(that quantity) from the backward pass instead",
         ),
-        "zoom": ipywidgets.Checkbox(value=True, description="zoom to the rows the heads use"),
+        "zoom": ipywidgets.Checkbox(
+            value=True, description="zoom to the rows the heads use", indent=False
+        ),
     }
     heads = (
         recording["values"]["write_content"].shape[1] + recording["values"]["read_content"].shape[1]

@@ -96,6 +96,12 @@ def copy_of_notebooks(workspace: Path, source: Path) -> Path:
     settings = workspace / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    # no "get notified about news?" toast over the screenshots
+    settings = workspace / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     (workspace / "ntm_numpy").symlink_to(REPO / "ntm_numpy")
     return workspace / "notebooks"
 
@@ -113,19 +119,22 @@ def clear_outputs(page, command: str, timeout_s: float = 60) -> None:
     raise TimeoutError("the notebook's outputs could not be cleared")
 
 
-def wait_until_all_ran(page, timeout_s: float) -> None:
+def wait_until_all_ran(page, command: str, timeout_s: float) -> None:
     """Until every code cell's prompt shows an execution count, [1]: ... (the outputs were
-    cleared first, so a number means this run)."""
+    cleared first, so a number means this run). ``command`` (run all) is sent again while no
+    cell has started: one sent before the notebook panel is current does nothing."""
     deadline, report = time.time() + timeout_s, time.time() + 30
     while time.time() < deadline:
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         numbered = sum(bool(re.search(r"\[\d+\]", p)) for p in prompts)
         if numbered == len(prompts):
             return
+        if not numbered and not any("*" in p for p in prompts):
+            page.evaluate(command)
         if time.time() > report:
             print(f"    {numbered} of {len(prompts)} code cells have run", flush=True)
             report = time.time() + 30
-        page.wait_for_timeout(1000)
+        page.wait_for_timeout(3000)
     raise TimeoutError(f"the notebook still runs after {timeout_s} s")
 
 
@@ -239,8 +248,9 @@ def run_and_drive(page, url: str, token: str, notebook: str, out: Path) -> list[
     clear_outputs(page, run % "notebook:clear-all-cell-outputs")
     started = time.time()
     # not awaited: the command's promise settles only when every cell has run
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    wait_until_all_ran(page, RUN_TIMEOUT_S)
+    run_all = run % "notebook:run-all-cells"
+    page.evaluate(run_all)
+    wait_until_all_ran(page, run_all, RUN_TIMEOUT_S)
     page.wait_for_timeout(3000)  # the last outputs and widget views render
     print(f"  {notebook}: all cells ran in {time.time() - started:.0f} s in the browser")
     problems = [f"{notebook}: {e[:300]}" for e in cell_errors(page)]
