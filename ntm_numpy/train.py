@@ -682,7 +682,8 @@ def _train(
             window_sequences += config.batch_size
 
             if out is not None and config.snapshot_every and step % config.snapshot_every == 0:
-                save(out / "snapshots" / f"step_{step:06d}.npz", model)
+                # with its train state, so that a snapshot alone says its task and step
+                save(out / "snapshots" / f"step_{step:06d}.npz", model, train_state=train_state())
             if step % config.log_every == 0:
                 now = time.perf_counter()
                 rate = window_sequences / max(now - window_start, 1e-9)

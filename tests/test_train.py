@@ -567,3 +567,17 @@ def test_config_defaults_are_valid():
     config = TrainConfig()
     assert config.task == "copy" and config.model == "ntm"
     assert TrainConfig(**config.to_dict()) == config
+
+
+def test_snapshots_every_n_steps_say_their_task_and_step(tmp_path):
+    config = tiny_config(steps=7, snapshot_every=3, eval_every=5)
+    result = train(config, tmp_path / "run", verbose=False)
+    snapshots = sorted((tmp_path / "run" / "snapshots").glob("step_*.npz"))
+    assert [p.name for p in snapshots] == ["step_000003.npz", "step_000006.npz"]
+    last = read(snapshots[-1])
+    assert last.train_state["step"] == 6
+    assert last.train_state["config"]["task"] == config.task
+    assert not np.array_equal(
+        last.model.params["output.W"], read(snapshots[0]).model.params["output.W"]
+    )
+    assert result.step == 7
