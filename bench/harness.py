@@ -125,9 +125,11 @@ def apply_settings(batch_size: int, dtype: str, workers, blas_threads) -> tuple[
         )
         workers, blas_threads = chosen.workers, chosen.blas_threads
     if blas_threads is not None:
-        from threadpoolctl import threadpool_limits
+        # through the package, which imports NumPy first: threadpoolctl limits only the BLAS
+        # libraries already loaded, and a limit set before NumPy's import limits nothing
+        from ntm_numpy.threads import set_blas_threads
 
-        threadpool_limits(limits=int(blas_threads), user_api="blas")
+        set_blas_threads(int(blas_threads))
     return int(workers), blas_threads
 
 
