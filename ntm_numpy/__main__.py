@@ -246,8 +246,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_count_or_auto,
         default="auto",
         metavar="N",
-        help="CPU processes that share each batch (default: auto, one per 32 sequences of a "
-        "batch, at most one per core; the choice is printed)",
+        help="CPU processes that share each batch (default: auto, one per core, at most one "
+        "per sequence; the choice is printed)",
     )
     _add_blas_threads(train)
     train.add_argument("--quiet", action="store_true")

@@ -20,9 +20,6 @@ from typing import Any
 
 AUTO = "auto"
 
-# The smallest batch that a second worker process speeds up (bench/ab.py, README "Speed").
-MIN_BATCH_PER_WORKER = 32
-
 
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity), not the machine's count."""
@@ -33,20 +30,25 @@ def available_cores() -> int:
 
 
 def choose_workers(batch_size: int, cores: int, device: str = "cpu") -> int:
-    """Worker processes for a batch: one per ``MIN_BATCH_PER_WORKER`` sequences, at most one per
-    core; 1 on a GPU, on one core, or for a small batch (a worker would cost more than it saves).
+    """Worker processes for a batch: one per core, never more than its sequences; 1 on a GPU
+    or on one core, where a worker cannot pay.
+
+    Measured on 2 cores (README, "Speed"): a second process paid at every batch size from 2
+    on, from 1.03-1.15x (batch 2 to 16, the copy model) to 2x (batch 64, priority sort's 512
+    units and 8 heads), because a step of a few sequences is bound by its Python calls, which
+    two processes make side by side. More cores than 2 were not measured.
     """
     if device != "cpu" or cores < 2:
         return 1
-    return max(1, min(cores, batch_size // MIN_BATCH_PER_WORKER))
+    return min(cores, batch_size)
 
 
 def choose_blas_threads(batch_size: int, dtype: str, workers: int, cores: int) -> int:
     """BLAS threads per process: one, for every workload measured here (README, "Speed").
 
     With workers the cores are taken by processes; alone, a step's products are too small for
-    threads to pay (batch 64, float32: threads cost 10-20%), and at batch 1 in float64 the
-    default threads were within the machine's noise of one.
+    threads to pay: a second thread measured 0.97-1.04x the time of one (batch 1 and 16, the
+    copy model and priority sort's 512 units, float32 and float64).
     """
     del batch_size, dtype, workers, cores  # the rule does not depend on them (yet): measured
     return 1

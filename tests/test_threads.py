@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_info
 
 from ntm_numpy import threads
 from ntm_numpy.__main__ import main
-from ntm_numpy.threads import MIN_BATCH_PER_WORKER, choose, choose_workers
+from ntm_numpy.threads import choose, choose_workers
 from ntm_numpy.train import TrainConfig
 
 
@@ -20,13 +20,12 @@ def blas_counts() -> set[int]:
     ("batch_size", "cores", "device", "expected"),
     [
         (1, 2, "cpu", 1),  # nothing to share
-        (16, 2, "cpu", 1),  # a small batch: a worker costs more than it saves
-        (MIN_BATCH_PER_WORKER - 1, 2, "cpu", 1),
-        (2 * MIN_BATCH_PER_WORKER, 2, "cpu", 2),
+        (2, 2, "cpu", 2),  # a sequence each
+        (16, 2, "cpu", 2),
         (64, 1, "cpu", 1),  # one core: no worker pays
         (1024, 2, "cpu", 2),  # never more processes than cores
         (1024, 16, "cpu", 16),
-        (3 * MIN_BATCH_PER_WORKER, 16, "cpu", 3),  # one per MIN_BATCH_PER_WORKER sequences
+        (3, 16, "cpu", 3),  # never more processes than sequences
         (1024, 16, "gpu", 1),  # a GPU run is one process
     ],
 )
