@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_main
 
-from ntm_numpy.__main__ import main
 from ntm_numpy.checkpoint import read
 from ntm_numpy.train import read_metrics
 
@@ -44,16 +44,6 @@ TINY_TRAIN = [
     "20",
     "--quiet",
 ]
-
-
-def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``main(argv)``, whether it returns or exits."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def run_module(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

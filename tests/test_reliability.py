@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_main
 
 import ntm_numpy.train as train_module
 from ntm_numpy import checkpoint, sequence_model
@@ -74,15 +75,6 @@ def tiny_config(**overrides) -> TrainConfig:
     }
     options.update(overrides)
     return TrainConfig(**options)
-
-
-def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_cli_error(code, err: str, *fragments: str) -> str:

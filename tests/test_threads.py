@@ -4,10 +4,10 @@ by explicit numbers, applied through threadpoolctl and printed by the command li
 from __future__ import annotations
 
 import pytest
+from helpers import run_main
 from threadpoolctl import threadpool_info
 
 from ntm_numpy import threads
-from ntm_numpy.__main__ import main
 from ntm_numpy.threads import choose, choose_workers
 from ntm_numpy.train import TrainConfig
 
@@ -104,17 +104,8 @@ TINY += ["--memory-size", "6", "--memory-dim", "4", "--controller-size", "8", "-
 TINY += ["--eval-every", "2", "--eval-sequences", "4"]
 
 
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_train_prints_the_automatic_choice(tmp_path, capsys):
-    code, _, err = run([*TINY, "--out", str(tmp_path / "a")], capsys)
+    code, _, err = run_main([*TINY, "--out", str(tmp_path / "a")], capsys)
     assert code == 0
     expected = choose(batch_size=TrainConfig().batch_size, dtype="float32")
     assert expected.describe() in err
@@ -123,7 +114,7 @@ def test_train_prints_the_automatic_choice(tmp_path, capsys):
 
 def test_train_options_override_the_choice(tmp_path, capsys):
     argv = [*TINY, "--batch-size", "4", "--workers", "2", "--blas-threads", "1"]
-    code, _, err = run([*argv, "--out", str(tmp_path / "b")], capsys)
+    code, _, err = run_main([*argv, "--out", str(tmp_path / "b")], capsys)
     assert code == 0
     assert "workers 2 (asked)" in err and "BLAS threads 1 (asked)" in err
 
@@ -131,17 +122,17 @@ def test_train_options_override_the_choice(tmp_path, capsys):
 @pytest.mark.parametrize("option", ["--workers", "--blas-threads"])
 @pytest.mark.parametrize("value", ["0", "-2", "x", "1.5"])
 def test_bad_cli_counts(option, value, tmp_path, capsys):
-    code, _, err = run([*TINY, option, value, "--out", str(tmp_path / "c")], capsys)
+    code, _, err = run_main([*TINY, option, value, "--out", str(tmp_path / "c")], capsys)
     assert code == 2
     assert option in err and "positive integer or 'auto'" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_evaluate_prints_its_threads(capsys):
-    code, out, _ = run(["evaluate", "copy", "--sequences", "2", "--lengths", "3"], capsys)
+    code, out, _ = run_main(["evaluate", "copy", "--sequences", "2", "--lengths", "3"], capsys)
     expected = choose(batch_size=10, dtype="float32", workers=1).blas_threads
     assert code == 0 and f"BLAS threads {expected} (auto)" in out
-    code, out, _ = run(
+    code, out, _ = run_main(
         ["evaluate", "copy", "--sequences", "2", "--lengths", "3", "--blas-threads", "1"], capsys
     )
     assert code == 0 and "BLAS threads 1 (asked)" in out
