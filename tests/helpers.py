@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from ntm_numpy.__main__ import main
+from ntm_numpy.checkpoint import CheckpointError, read
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -13,3 +18,14 @@ def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
         code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def assert_checkpoint_error(path: Path, *fragments: str) -> str:
+    """``read(path)`` raises a CheckpointError naming the file and each fragment; its message."""
+    with pytest.raises(CheckpointError) as info:
+        read(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_main
+from helpers import assert_checkpoint_error, run_main
 
 import ntm_numpy.train as train_module
 from ntm_numpy import checkpoint, sequence_model
@@ -490,16 +490,6 @@ def opened(monkeypatch):
 
     monkeypatch.setattr(zipfile.ZipFile, "open", open_)
     return names
-
-
-def assert_checkpoint_error(path: Path, *fragments: str) -> str:
-    with pytest.raises(CheckpointError) as info:
-        read(path)
-    message = str(info.value)
-    assert str(path) in message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
 
 
 def test_case10_an_unknown_key_is_refused_before_it_is_inflated(tmp_path, good, opened):

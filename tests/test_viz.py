@@ -300,7 +300,8 @@ def test_rank_correlation_sees_the_order():
     assert np.isnan(viz._rank_correlation(x, np.zeros(20)))
 
 
-def test_recall_weightings_mark_the_query_and_its_successor():
+def tiny_recall():
+    """Associative recall of up to 4 two-step items of 3 bits, and an untrained NTM for it."""
     recall = make_task("associative_recall", bits=3, item_length=2, max_items=4)
     model = NTM(
         input_size=recall.input_size,
@@ -309,6 +310,11 @@ def test_recall_weightings_mark_the_query_and_its_successor():
         memory_dim=4,
         controller_size=8,
     )
+    return recall, model
+
+
+def test_recall_weightings_mark_the_query_and_its_successor():
+    recall, model = tiny_recall()
     batch = recall.sample(batch_size=2, rng=np.random.default_rng(1), length=4)
     q = int(batch.info["query_index"][1])
     fig = viz.recall_weightings(model, batch, row=1)
@@ -364,14 +370,7 @@ def test_architecture_diagram_names_every_stage(tmp_path):
 
 
 def test_recall_rows_found_see_where_the_read_head_is(monkeypatch):
-    recall = make_task("associative_recall", bits=3, item_length=2, max_items=4)
-    model = NTM(
-        input_size=recall.input_size,
-        output_size=recall.output_size,
-        memory_size=16,
-        memory_dim=4,
-        controller_size=8,
-    )
+    recall, model = tiny_recall()
     batch = recall.sample(batch_size=3, rng=np.random.default_rng(2), length=4)
     steps = batch.num_steps
     write = np.zeros((steps, 3, 1, 16))
