@@ -34,7 +34,7 @@ def choose_workers(batch_size: int, cores: int, device: str = "cpu") -> int:
     or on one core, where a worker cannot pay.
 
     Measured on 2 cores (README, "Speed"): a second process paid at every batch size from 2
-    on, from 1.03-1.15x (batch 2 to 16, the copy model) to 2x (batch 64, priority sort's 512
+    on, from 1.03-1.16x (batch 2 to 16, the copy model) to 2x (batch 64, priority sort's 512
     units and 8 heads), because a step of a few sequences is bound by its Python calls, which
     two processes make side by side. More cores than 2 were not measured.
     """
@@ -50,7 +50,8 @@ def choose_blas_threads(batch_size: int, dtype: str, workers: int, cores: int) -
     threads to pay: a second thread measured 0.97-1.04x the time of one (batch 1 and 16, the
     copy model and priority sort's 512 units, float32 and float64).
     """
-    del batch_size, dtype, workers, cores  # the rule does not depend on them (yet): measured
+    # the arguments are what a rule may depend on; none of them changed the measured best
+    del batch_size, dtype, workers, cores
     return 1
 
 
