@@ -458,9 +458,11 @@ def _annotated_heatmap(ax, values: np.ndarray, limit: float) -> Any:
 # ------------------------------------------------------------------ step debugger
 
 
-def step_debugger(model: Any, batch: Any, *, row: int = 0) -> View:
+def step_debugger(model: Any, batch: Any, *, row: int = 0, t: int = 0) -> View:
     """One time step of a recorded forward pass of ``model`` (an ``NTM``) on sequence ``row``
-    of ``batch`` (a ``tasks.Batch``), every value of the step on one picture.
+    of ``batch`` (a ``tasks.Batch``), every value of the step on one picture, first at step
+    ``t`` (a notebook that keeps a static picture of one step builds the view there and shows
+    ``view.figure``, instead of drawing the step twice).
 
     Controls: ``t`` (the time step) and ``adjoint``: off, the panels show the forward's values
     (``cache.trace``); on, the adjoints dL/d(the same quantity) of that sequence's loss, from
@@ -477,6 +479,10 @@ def step_debugger(model: Any, batch: Any, *, row: int = 0) -> View:
 
     recording = _record(model, batch, row)
     steps = recording["input"].shape[0]
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < steps:
+        raise ValueError(
+            f"t must be a time step of the batch, an int in [0, {steps - 1}], got {t!r}"
+        )
 
     def compute(t: int, adjoint: bool, zoom: bool) -> dict[str, Any]:
         panels = _step_panels(recording, t, adjoint)
@@ -485,7 +491,7 @@ def step_debugger(model: Any, batch: Any, *, row: int = 0) -> View:
 
     controls = {
         "t": ipywidgets.IntSlider(
-            value=0, min=0, max=steps - 1, description="time step t", continuous_update=False
+            value=int(t), min=0, max=steps - 1, description="time step t", continuous_update=False
         ),
         "adjoint": ipywidgets.ToggleButton(
             value=False,

@@ -40,6 +40,16 @@ def test_audit_passes_every_row_within_its_bound(audit_results):
         assert r.passed, f"{r.name}: {r.error:.2e} > {r.bound:.0e}"
 
 
+def test_model_checks_take_a_selection_of_memory_inits_and_reject_others():
+    from ntm_numpy.gradcheck import model_checks
+
+    names = [name for name, _ in model_checks(memory_inits=("random",))]
+    assert names == ["model T=6 lstm random", "model T=6 feedforward random"]
+    for bad in ((), ("zeros",), ("random", "learnt")):
+        with pytest.raises(ValueError, match=r"memory_inits must be .*'constant'"):
+            audit(memory_inits=bad)
+
+
 def test_format_table_prints_one_row_per_check(audit_results):
     table = format_table(audit_results)
     lines = table.splitlines()

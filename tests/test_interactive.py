@@ -315,6 +315,18 @@ def test_debugger_rejects_a_bad_row_and_a_model_without_heads(small_model, copy_
         step_debugger(small_model, copy_batch.inputs)
 
 
+def test_debugger_starts_at_the_step_asked_and_rejects_one_outside_the_batch(
+    small_model, copy_batch
+):
+    last = copy_batch.num_steps - 1
+    view = step_debugger(small_model, copy_batch, row=1, t=last)
+    assert view.controls["t"].value == last
+    np.testing.assert_array_equal(view.panels["input"], copy_batch.inputs[last, 1])
+    for bad in (-1, copy_batch.num_steps, 1.5, True):
+        with pytest.raises(ValueError, match=r"^t must be .*\[0, " + str(last) + r"\]"):
+            step_debugger(small_model, copy_batch, t=bad)
+
+
 # ------------------------------------------------------------------ training scrubber
 
 

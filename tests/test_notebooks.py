@@ -2,10 +2,11 @@
 
 ``test_notebook_runs`` executes every ``notebooks/*.ipynb`` and ``notebooks/exercises/*.ipynb``
 top to bottom in a fresh kernel (working directory the notebook's folder, as under
-``jupyter lab notebooks/``) and fails on the first cell that raises. The exercises run in
+``jupyter lab notebooks/``) and fails on the first cell that raises; two run at once on a
+machine with two cores or more (``NTM_NOTEBOOK_WORKERS`` sets how many). The exercises run in
 solution mode (``NTM_EXERCISES_SOLUTION=1`` in the kernel's environment): their stubs are still
 unimplemented, so the grader grades the package's own backward, which proves they run end to
-end. It takes about a minute for all of them; set ``NTM_SKIP_NOTEBOOKS=1`` to skip it.
+end. It takes about two minutes of wall time on 2 cores; set ``NTM_SKIP_NOTEBOOKS=1`` to skip it.
 ``test_notebook_is_committed_executed`` reads the committed files only: every code cell has
 been run, in order, without errors, and the pictures are there. ``test_exercise_has_no_solution``
 reads the committed exercises: every stub still raises NotImplementedError and no cell calls or
@@ -15,8 +16,10 @@ imports one of the package's backward functions.
 from __future__ import annotations
 
 import ast
+import multiprocessing
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -44,14 +47,16 @@ def test_there_are_notebooks():
     assert len(EXERCISES) >= 5, f"expected at least 5 exercises in {NOTEBOOKS_DIR / 'exercises'}"
 
 
-@pytest.mark.skipif(SKIP_RUNS, reason="NTM_SKIP_NOTEBOOKS is set")
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_runs(path: Path, monkeypatch):
+def _execute(path: Path) -> tuple[str | None, str]:
+    """Run ``path`` top to bottom in a fresh kernel: (the failing cell's error or None, the
+    text it printed). Runs in a worker process, whose environment the kernel inherits."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    if path in EXERCISES:  # the kernel inherits this environment: grade the package's solution
-        monkeypatch.setenv(SOLUTION_ENV, "1")
+    if path in EXERCISES:  # grade the package's own solution
+        os.environ[SOLUTION_ENV] = "1"
+    else:
+        os.environ.pop(SOLUTION_ENV, None)
     notebook = _read(path)
     client = NotebookClient(
         notebook,
@@ -62,11 +67,43 @@ def test_notebook_runs(path: Path, monkeypatch):
     try:
         client.execute()
     except CellExecutionError as error:  # the message holds the cell's source and traceback
+        return str(error), ""
+    printed = "".join(
+        output.get("text", "") for cell in _code_cells(notebook) for output in cell.outputs
+    )
+    return None, printed
+
+
+def _notebook_workers() -> int:
+    """Kernels run at once: one per core, at most two (``NTM_NOTEBOOK_WORKERS`` overrides).
+
+    A notebook's kernel is one busy Python process (matplotlib, small NumPy steps), so two
+    notebooks on two cores take about half the wall time of one after the other.
+    """
+    asked = os.environ.get("NTM_NOTEBOOK_WORKERS", "").strip()
+    if asked:
+        if not asked.isdigit() or int(asked) < 1:
+            raise ValueError(f"NTM_NOTEBOOK_WORKERS must be a positive integer, got {asked!r}")
+        return int(asked)
+    return max(1, min(2, len(os.sched_getaffinity(0))))
+
+
+@pytest.fixture(scope="module")
+def notebook_runs():
+    """Every notebook's run, started together on first use: path -> Future of ``_execute``."""
+    context = multiprocessing.get_context("spawn")  # no copy of pytest's state in the workers
+    with ProcessPoolExecutor(max_workers=_notebook_workers(), mp_context=context) as pool:
+        slowest_first = sorted(NOTEBOOKS, key=lambda p: p.stat().st_size, reverse=True)
+        yield {path: pool.submit(_execute, path) for path in slowest_first}
+
+
+@pytest.mark.skipif(SKIP_RUNS, reason="NTM_SKIP_NOTEBOOKS is set")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs(path: Path, notebook_runs):
+    error, printed = notebook_runs[path].result()
+    if error is not None:
         pytest.fail(f"{path.name}: a cell raised\n{error}", pytrace=False)
     if path in EXERCISES:
-        printed = "".join(
-            output.get("text", "") for cell in _code_cells(notebook) for output in cell.outputs
-        )
         assert "Solution mode" in printed and "PASSED" in printed, (
             f"{path.name}: the grader did not pass the package's solution:\n{printed[-2000:]}"
         )
