@@ -283,8 +283,9 @@ def clip_gradients(grads: dict[str, Any], config: TrainConfig) -> tuple[dict[str
     ones (a device scalar: the loop checks it for NaN at its next read-back).
 
     First each element to ``[-clip_value, clip_value]`` (the paper's rule), then the whole to a
-    global norm of at most ``clip_norm``: ``g <- g * min(1, clip_norm / ||g||_2)`` (Collier &
-    Beel's); either may be None (off). Clipping by norm alone computes the raw norm anyway.
+    global norm of at most ``clip_norm``: ``g <- g * min(1, clip_norm / (||g||_2 + 1e-6))``
+    (Collier & Beel's); either may be None (off). Clipping by norm alone computes the raw norm
+    anyway.
     """
     if config.clip_value is None and config.clip_norm is not None:
         return clip_by_global_norm(grads, config.clip_norm)
@@ -364,11 +365,11 @@ def train(
         run = _start(config, out, resume=resume, resume_lr=resume_lr, verbose=verbose)
         run.on_eval = on_eval
         parallelism = _choose_parallelism(run)
+        run.start_clock()
         with (
             threads.blas_threads(parallelism.blas_threads),
             DataParallel(run.model, parallelism.workers) as parallel,
         ):
-            run.start_clock()
             while run.state.step < config.steps and not run.converged and not stop.requested:
                 _train_step(run, parallel)
                 step = run.state.step
@@ -385,21 +386,7 @@ def train(
                 if _every(step, config.checkpoint_every) or run.converged:
                     _checkpoint(run)
             interrupted = stop.requested
-        if interrupted:
-            run.progress.line(f"interrupted at step {run.state.step}; saving a checkpoint")
-        _checkpoint(run)
-        state = run.state
-        return TrainResult(
-            run.model,
-            state.step,
-            state.sequences,
-            state.seconds,
-            run.history,
-            run.converged,
-            interrupted,
-            parallelism,
-            stop.signal,
-        )
+        return _finish(run, parallelism, interrupted=interrupted, stop_signal=stop.signal)
 
 
 def _every(step: int, period: int | None) -> bool:
@@ -639,6 +626,27 @@ def _snapshot(run: _Run) -> None:
     if run.out is not None:
         path = run.out / "snapshots" / f"step_{run.state.step:06d}.npz"
         save(path, run.model, train_state=run.state.to_dict())
+
+
+def _finish(
+    run: _Run, parallelism: threads.Parallelism, *, interrupted: bool, stop_signal: int | None
+) -> TrainResult:
+    """The last checkpoint (every run ends with one), and what ``train`` returns."""
+    if interrupted:
+        run.progress.line(f"interrupted at step {run.state.step}; saving a checkpoint")
+    _checkpoint(run)
+    state = run.state
+    return TrainResult(
+        run.model,
+        state.step,
+        state.sequences,
+        state.seconds,
+        run.history,
+        run.converged,
+        interrupted,
+        parallelism,
+        stop_signal,
+    )
 
 
 def _what_is_kept(checkpoint_path: Path | None) -> str:
