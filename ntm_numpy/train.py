@@ -411,6 +411,7 @@ class _Run:
     pending: list[tuple[Any, Any]] = field(default_factory=list)  # (loss, norm) on the device
     converged: bool = False
     started: float = 0.0  # perf_counter() when the run (all its sessions) would have begun
+    current_task: Task = field(init=False)  # what training draws from (``task_to_train``)
 
     def __post_init__(self) -> None:
         self.current_task = self.task_to_train()
