@@ -30,7 +30,7 @@ import numpy as np
 from .backend import to_numpy
 from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
 from .sequence_model import parameter_shapes
-from .tasks import make_task
+from .training.state import TrainStateError, check_train_state
 
 FORMAT = "ntm_numpy.checkpoint/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -361,75 +361,16 @@ def _check_optimizer_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def _checked_train_state(path: Path, state: Any) -> dict[str, Any] | None:
-    """The trainer's state, each part that is there of the right type and within bounds."""
+    """The trainer's state, each part that is there of the right type and within bounds
+    (``training.state.check_train_state``; a shipped model's may lack what only resuming
+    needs)."""
     if state is None:
         return None
-    problem = (
-        f"must be an object, got {type(state).__name__}"
-        if not isinstance(state, dict)
-        else _train_state_problem(state)
-    )
-    if problem is not None:
-        raise CheckpointError(f"{path}: its train_state is invalid: {problem}")
+    try:
+        check_train_state(state, complete=False)
+    except TrainStateError as error:
+        raise CheckpointError(f"{path}: its train_state is invalid: {error}") from None
     return state
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _train_state_problem(state: dict[str, Any]) -> str | None:
-    """What is wrong with a train_state (None: nothing). Keys that are absent are not checked
-    here; a resumed run requires its own."""
-    for key in ("step", "sequences"):
-        if key in state and not _is_count(state[key]):
-            return f"{key} must be an integer >= 0, got {state[key]!r:.80}"
-    if "seconds" in state and not (_is_real(state["seconds"]) and state["seconds"] >= 0):
-        return f"seconds must be a finite number >= 0, got {state['seconds']!r:.80}"
-    costs = state.get("recent_costs", [])
-    if not isinstance(costs, list) or not all(_is_real(c) for c in costs):
-        return f"recent_costs must be a list of finite numbers, got {costs!r:.80}"
-    if "rng" in state:
-        try:
-            if not isinstance(state["rng"], dict):
-                raise TypeError("not an object")
-            np.random.default_rng().bit_generator.state = state["rng"]
-        except (TypeError, ValueError, KeyError, OverflowError) as error:
-            return f"rng is not a PCG64 generator state ({error}): {state['rng']!r:.80}"
-    return _length_problem(state.get("config"), state.get("max_length"))
-
-
-def _length_problem(config: Any, max_length: Any) -> str | None:
-    """The run's config must name a valid task; the curriculum's longest length must lie in
-    that task's length range."""
-    task = None
-    if config is not None:
-        if not isinstance(config, dict):
-            return f"config must be an object, got {config!r:.80}"
-        if "task" in config:
-            options = config.get("task_options") or {}
-            try:
-                if not isinstance(options, dict):
-                    raise ValueError(f"task_options must be an object, got {options!r:.80}")
-                task = make_task(config["task"], **options)
-            except (TypeError, ValueError) as error:
-                return f"its config's task is invalid: {error}"
-    if max_length is None:
-        return None
-    if not _is_count(max_length) or max_length < 1:
-        return f"max_length must be None or an integer >= 1, got {max_length!r:.80}"
-    for low, high in (("min_length", "max_length"), ("min_items", "max_items")):
-        if task is not None and hasattr(task.config, high):
-            shortest, longest = getattr(task.config, low), getattr(task.config, high)
-            if not shortest <= max_length <= longest:
-                return (
-                    f"max_length {max_length} lies outside the task's range [{shortest}, {longest}]"
-                )
-    return None
 
 
 def load(path: str | os.PathLike):

@@ -14,6 +14,11 @@ Scalars stay on the device between log points: the loop reads them back (a GPU s
 
 One run at a time holds ``<out_dir>`` (``<out_dir>/.lock`` holds its PID). Ctrl-C or SIGTERM
 stops a run at the end of its step, with a checkpoint; a second one stops it at once.
+
+How it reads: ``train`` is the loop, as CS231n's ``Solver.train``; ``_train_step`` one update
+(its ``_step``); ``_evaluate_and_log`` one evaluation (its ``check_accuracy``, and the log);
+``_Run`` what the loop holds (the Solver's attributes); ``TrainState`` the part of it that a
+checkpoint stores; ``Curriculum`` the policy that grows the training lengths.
 """
 
 from __future__ import annotations
@@ -22,13 +27,8 @@ import json
 import math
 import numbers
 import os
-import signal
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,39 @@ from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimiz
 from .optim import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
 from .sequence_model import check_fits_in_memory, positive_int
-from .tasks import make_task
+from .tasks import Task, make_task
+from .training.progress import Progress
+from .training.rundir import (
+    RunDirectoryError,
+    StopOnInterrupt,
+    append_jsonl,
+    hold_run_directory,
+    keep_scheduled_evaluations,
+    read_metrics,
+    save_best,
+    undo_final_evaluation,
+)
+from .training.state import Curriculum, TrainState, TrainStateError, training_lengths
+
+__all__ = [
+    "DEMO_MODEL",
+    "MODEL_TYPES",
+    "NOT_RESUMED",
+    "Curriculum",
+    "Progress",
+    "RunDirectoryError",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
+    "TrainingDiverged",
+    "build",
+    "clip_gradients",
+    "evaluate",
+    "init_params_from",
+    "read_metrics",
+    "train",
+]
+
 
 MODEL_TYPES = ("ntm", "lstm")
 
@@ -203,20 +235,21 @@ def evaluate(
     length: int | None = None,
 ) -> dict[str, float]:
     """Cost and bit errors per sequence on ``sequences`` fresh sequences (no caches kept), and
-    for a task that knows it (n-grams), the optimal predictor's cost on the same sequences.
+    for a task that knows it (``Task.optimal_cost``: n-grams), the optimal predictor's cost on
+    the same sequences.
 
     ``length`` fixes the length parameter of the task (e.g. the copy length). With None, a task
-    with a length range (copy and repeat copy: lengths; associative recall: items) is scored
-    over the whole range, stratified (each batch has one length): with at least as many batches
-    as lengths, every length gets the same number of batches (give or take one); with fewer,
-    the batches take evenly spaced lengths, the longest always among them. Drawing each batch's
-    length at random instead made the score swing with how many long batches came up
-    (associative recall, 20 batches: from 0 to 8 of them with 6 items).
+    with a length range (``Task.length_range``: copy and repeat copy: lengths; associative
+    recall: items) is scored over the whole range, stratified (each batch has one length): with
+    at least as many batches as lengths, every length gets the same number of batches (give or
+    take one); with fewer, the batches take evenly spaced lengths, the longest always among
+    them. Drawing each batch's length at random instead made the score swing with how many long
+    batches came up (associative recall, 20 batches: from 0 to 8 of them with 6 items).
     """
     rng = np.random.default_rng(seed)
     total_cost = total_errors = total_optimal = 0.0
-    has_optimum = hasattr(task, "optimal_cost")  # n-grams: the Bayes-optimal predictor's cost
-    lengths = [length] if length is not None else _training_lengths(task)
+    has_optimum = True  # until a batch says otherwise (``Task.optimal_cost`` returns None)
+    lengths = [length] if length is not None else training_lengths(task)
     num_batches = -(-sequences // batch_size)
     seen = batches = 0
     while seen < sequences:
@@ -230,8 +263,9 @@ def evaluate(
         cost = sigmoid_cross_entropy_forward(logits, targets.astype(logits.dtype), mask)[0]
         total_cost += float(cost) * size
         total_errors += float(bit_errors(logits, targets, mask)) * size
-        if has_optimum:
-            total_optimal += task.optimal_cost(batch) * size
+        optimal = task.optimal_cost(batch) if has_optimum else None
+        has_optimum = optimal is not None
+        total_optimal += optimal * size if has_optimum else 0.0
         seen += size
     result = {"cost": total_cost / sequences, "bit_errors": total_errors / sequences}
     if has_optimum:
@@ -239,75 +273,28 @@ def evaluate(
     return result
 
 
-def _training_lengths(task) -> list[int | None]:
-    """Every value of the task's length option in its range ([None]: the task has none)."""
-    option = _length_option(task)
-    if option is None:
-        return [None]
-    shortest = getattr(task.config, option.replace("max_", "min_"))
-    return list(range(shortest, getattr(task.config, option) + 1))
+def _training_lengths(task: Task) -> list[int | None]:
+    """``training.state.training_lengths``, by its former name (bench/harness.py uses it)."""
+    return training_lengths(task)
 
 
-def _length_option(task) -> str | None:
-    """The name of the task option that the curriculum grows, if it has one."""
-    for name in ("max_length", "max_items"):
-        if hasattr(task.config, name):
-            return name
-    return None
+def clip_gradients(grads: dict[str, Any], config: TrainConfig) -> tuple[dict[str, Any], Any]:
+    """The gradients clipped as ``config`` says, and the global norm ``||g||_2`` of the raw
+    ones (a device scalar: the loop checks it for NaN at its next read-back).
 
-
-class Progress:
-    """A one-line progress bar on a terminal; one plain line per evaluation otherwise."""
-
-    def __init__(self, total: int, stream=None, enabled: bool = True) -> None:
-        self.total, self.stream, self.enabled = total, stream or sys.stderr, enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last = 0.0
-
-    def update(self, step: int, rate: float, cost: float, errors: float | None) -> None:
-        if not self.tty or time.perf_counter() - self.last < 0.2:
-            return
-        self.last = time.perf_counter()
-        width = 24
-        done = int(width * step / self.total)
-        bar = "=" * done + (">" if done < width else "") + " " * (width - done - 1)
-        err = f"  bit errors {errors:6.2f}" if errors is not None else ""
-        self.stream.write(
-            f"\r{step:>7}/{self.total} [{bar}] {rate:6.0f} seq/s  cost {cost:8.3f}{err} "
-        )
-        self.stream.flush()
-
-    def line(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r" + " " * 100 + "\r")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-
-def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    """Replace ``path`` by ``rows``, one JSON line each, keeping its permissions (``mkstemp``
-    makes a private file; the log is for sharing, as the checkpoints are)."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_metrics(path: str | os.PathLike) -> list[dict]:
-    """The evaluations of a run, from its metrics.jsonl."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    First each element to ``[-clip_value, clip_value]`` (the paper's rule), then the whole to a
+    global norm of at most ``clip_norm``: ``g <- g * min(1, clip_norm / (||g||_2 + 1e-6))``
+    (Collier & Beel's); either may be None (off). Clipping by norm alone computes the raw norm
+    anyway.
+    """
+    if config.clip_value is None and config.clip_norm is not None:
+        return clip_by_global_norm(grads, config.clip_norm)
+    norm = global_norm(grads)
+    if config.clip_value is not None:
+        grads = clip_by_value(grads, config.clip_value)
+    if config.clip_norm is not None:
+        grads, _ = clip_by_global_norm(grads, config.clip_norm)
+    return grads, norm
 
 
 # what a resumed run may change: its length in steps and time (a finished run can be trained
@@ -326,178 +313,10 @@ def _resumable(config: dict | None) -> dict | None:
     return {k: v for k, v in config.items() if k not in NOT_RESUMED}
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C; schedulers, ``timeout`` and ``kill``
-
-
-class _StopOnInterrupt:
-    """Turns the first Ctrl-C or SIGTERM into a request to stop at the end of the current step
-    (so the checkpoint is consistent: the run then saves and returns); a second one raises
-    ``KeyboardInterrupt`` at once (the command line turns it into one line and exit code 130).
-    """
-
-    def __init__(self) -> None:
-        self.signal: int | None = None  # the first stop signal received
-        self.previous: dict = {}
-
-    @property
-    def requested(self) -> bool:
-        return self.signal is not None
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.signal = signum
-
-    def __enter__(self) -> _StopOnInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {s: signal.signal(s, self._handler) for s in STOP_SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
-# --- the run directory: held by one run at a time, checked before any training ---------------
-
-LOCK_NAME = ".lock"  # the PID of the run that holds the directory
-# what a save killed half-way leaves (``checkpoint.save``, ``_write_jsonl_atomic``)
-STALE_PATTERNS = (
-    ".checkpoint.npz.*.tmp",
-    ".best.npz.*.tmp",
-    ".metrics.jsonl.*.tmp",
-    "snapshots/.step_*.npz.*.tmp",
-)
-BEST_BEFORE_FINAL = ".best-before-final.npz"  # see ``_save_best``
-
-
-class RunDirectoryError(ValueError):
-    """The run directory cannot be used: not a directory, not writable, held by another run,
-    or holding an earlier run's log."""
-
-
-@contextmanager
-def _hold_run_directory(out: Path | None, *, resume: bool):
-    """Create ``out`` and hold it for this process (a lock file with our PID, taken atomically
-    with O_CREAT | O_EXCL, released on the way out; a lock whose process is dead is taken over),
-    then remove what a killed save of an earlier run left. ``None``: nothing to hold."""
-    if out is None:
-        yield
-        return
-    created = [d for d in (out, *out.parents) if not d.exists()]  # leaf first
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunDirectoryError(
-            f"run directory (--out) {out} cannot be created: {error.strerror or error}"
-        ) from None
-    lock = out / LOCK_NAME
-    _take_lock(out, lock)
-    try:
-        for pattern in STALE_PATTERNS:
-            for stale in out.glob(pattern):
-                stale.unlink(missing_ok=True)
-        if not resume and (out / "metrics.jsonl").exists():
-            raise RunDirectoryError(
-                f"{out} holds the metrics.jsonl of an earlier run but no checkpoint to resume: "
-                f"delete it (or the directory) to start afresh, or choose another --out"
-            )
-        yield
-    finally:
-        if _lock_holder(lock) == os.getpid():
-            lock.unlink(missing_ok=True)
-        for directory in created:  # a run that wrote nothing leaves no directory behind
-            try:
-                directory.rmdir()
-            except OSError:  # not empty: the run's files
-                break
-
-
-def _take_lock(out: Path, lock: Path) -> None:
-    for _ in range(3):  # a stale lock is removed, then taken; another run may be quicker
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and holder != os.getpid() and _is_running(holder):
-                raise RunDirectoryError(
-                    f"{out} is in use by another training run (PID {holder}, lock file {lock}): "
-                    f"wait for it to end, or choose another --out"
-                ) from None
-            if holder is None and time.time() - _mtime(lock) < 10:
-                time.sleep(0.1)  # being written by a run that has just taken it
-                continue
-            lock.unlink(missing_ok=True)  # its run is gone
-            continue
-        except OSError as error:
-            raise RunDirectoryError(
-                f"run directory (--out) {out} is not writable: {error.strerror or error}"
-            ) from None
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        return
-    raise RunDirectoryError(f"{out}: could not take its lock file {lock}; try again")
-
-
-def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _is_running(pid: int) -> bool:
-    if os.name == "nt":  # os.kill would end it; assume it runs
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def _save_best(out: Path, model, state: dict, *, scheduled: bool) -> None:
-    """Write ``out/best.npz``. An evaluation off the schedule (a run's last step, between two
-    multiples of eval_every) is one that the same run, resumed, would not make: the best.npz it
-    replaces is kept aside (an empty file: there was none), for ``_undo_final_evaluation``."""
-    best, before = out / "best.npz", out / BEST_BEFORE_FINAL
-    if scheduled:
-        save(best, model, train_state=state)
-        before.unlink(missing_ok=True)
-        return
-    if not before.exists():
-        if best.exists():
-            os.replace(best, before)
-        else:
-            before.write_bytes(b"")
-    save(best, model, train_state=state)
-
-
-def _undo_final_evaluation(out: Path) -> None:
-    """On resume: put back the best.npz that an off-schedule evaluation replaced."""
-    best, before = out / "best.npz", out / BEST_BEFORE_FINAL
-    if not before.exists():
-        return
-    if before.stat().st_size == 0:
-        best.unlink(missing_ok=True)
-        before.unlink()
-    else:
-        os.replace(before, best)
-
-
-def _check_step_fits(config: TrainConfig, task, model) -> None:
+def _check_step_fits(config: TrainConfig, task: Task, model) -> None:
     """Refuse a run whose longest batch cannot fit in this machine's memory (a clear error now,
     rather than a ``MemoryError`` or the system's OOM killer after minutes)."""
-    option = _length_option(task)
+    option = task.length_option
     what = f"task option {option}={getattr(task.config, option)}" if option else "the task"
     check_fits_in_memory(
         model.config,
@@ -506,6 +325,18 @@ def _check_step_fits(config: TrainConfig, task, model) -> None:
         steps=task.max_steps(),
         training=True,
     )
+
+
+def _check_resume_lr(resume: bool, resume_lr: float | None) -> None:
+    if resume_lr is None:
+        return
+    if not resume:
+        raise ValueError(
+            "resume_lr (--resume-lr) sets the learning rate of a resumed run: "
+            "it needs resume=True (--resume)"
+        )
+    if not (isinstance(resume_lr, numbers.Real) and math.isfinite(resume_lr) and resume_lr > 0):
+        raise ValueError(f"resume_lr must be a finite number > 0, got {resume_lr!r}")
 
 
 def train(
@@ -525,247 +356,297 @@ def train(
 
     ``out_dir=None`` trains without writing anything (tests, notebooks). On Linux the process
     keeps freed memory for reuse (``allocator.keep_freed_memory``): each step allocates the
-    same large arrays again.
+    same large arrays again. ``on_eval`` is called with each evaluation's row.
     """
-    if resume_lr is not None:
-        if not resume:
-            raise ValueError(
-                "resume_lr (--resume-lr) sets the learning rate of a resumed run: "
-                "it needs resume=True (--resume)"
-            )
-        if not (isinstance(resume_lr, numbers.Real) and math.isfinite(resume_lr) and resume_lr > 0):
-            raise ValueError(f"resume_lr must be a finite number > 0, got {resume_lr!r}")
+    _check_resume_lr(resume, resume_lr)
     out = Path(out_dir) if out_dir is not None else None
-    with _hold_run_directory(out, resume=resume), _StopOnInterrupt() as stop:
-        return _train(
-            config, out, stop, resume=resume, resume_lr=resume_lr, verbose=verbose, on_eval=on_eval
-        )
+    with hold_run_directory(out, resume=resume), StopOnInterrupt() as stop:
+        keep_freed_memory()
+        run = _start(config, out, resume=resume, resume_lr=resume_lr, verbose=verbose)
+        run.on_eval = on_eval
+        parallelism = _choose_parallelism(run)
+        run.start_clock()
+        with (
+            threads.blas_threads(parallelism.blas_threads),
+            DataParallel(run.model, parallelism.workers) as parallel,
+        ):
+            while run.state.step < config.steps and not run.converged and not stop.requested:
+                _train_step(run, parallel)
+                step = run.state.step
+                if _every(step, config.snapshot_every):
+                    _snapshot(run)
+                if _every(step, config.log_every):
+                    _show_progress(run)
+                if _every(step, config.eval_every) or step == config.steps:
+                    # off the schedule only at the run's last step: an uninterrupted run scores
+                    # its end; a resumed one goes on as if it had not (curriculum, costs, best)
+                    _evaluate_and_log(run, scheduled=_every(step, config.eval_every))
+                if run.out_of_time():
+                    break
+                if _every(step, config.checkpoint_every) or run.converged:
+                    _checkpoint(run)
+            interrupted = stop.requested
+        return _finish(run, parallelism, interrupted=interrupted, stop_signal=stop.signal)
 
 
-def _train(
-    config: TrainConfig,
-    out: Path | None,
-    stop: _StopOnInterrupt,
-    *,
-    resume: bool,
-    resume_lr: float | None,
-    verbose: bool,
-    on_eval: Callable[[dict], None] | None,
-) -> TrainResult:
-    """``train``, once it holds the run directory and the stop signals."""
-    keep_freed_memory()
-    checkpoint_path = out / "checkpoint.npz" if out else None
-    metrics_path = out / "metrics.jsonl" if out else None
+def _every(step: int, period: int | None) -> bool:
+    """Whether ``step`` is a multiple of ``period`` (None: never)."""
+    return period is not None and step % period == 0
+
+
+@dataclass
+class _Run:
+    """What the loop holds while it runs (CS231n's ``Solver`` keeps the same as attributes)."""
+
+    config: TrainConfig
+    task: Task  # the full task: what evaluations score
+    model: Any
+    optimizer: Any
+    state: TrainState  # what a checkpoint stores
+    curriculum: Curriculum | None
+    out: Path | None  # the run directory; None: nothing is written
+    progress: Progress
+    history: list[dict] = field(default_factory=list)  # the evaluations, as in metrics.jsonl
+    on_eval: Callable[[dict], None] | None = None
+    pending: list[tuple[Any, Any]] = field(default_factory=list)  # (loss, norm) on the device
+    converged: bool = False
+    started: float = 0.0  # perf_counter() when the run (all its sessions) would have begun
+    current_task: Task = field(init=False)  # what training draws from (``task_to_train``)
+
+    def __post_init__(self) -> None:
+        self.current_task = self.task_to_train()
+
+    def task_to_train(self) -> Task:
+        """The task training draws from: the curriculum's, at its current longest length."""
+        if self.curriculum is None:
+            return self.task
+        return self.curriculum.task_at(self.state.max_length)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out / "checkpoint.npz" if self.out is not None else None
+
+    def start_clock(self) -> None:
+        self.started = time.perf_counter() - self.state.seconds
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        limit = self.config.max_seconds
+        return limit is not None and self.elapsed() > limit
+
+
+def _start(
+    config: TrainConfig, out: Path | None, *, resume: bool, resume_lr: float | None, verbose: bool
+) -> _Run:
+    """The run at its first step: built from the config, or read back from its checkpoint."""
     task, model, optimizer = build(config)
     _check_step_fits(config, task, model)
     if config.init_from is not None and not resume:
         init_params_from(model, config.init_from)
-    rng = np.random.default_rng(config.seed)
-    step, sequences, seconds, max_length = 0, 0, 0.0, None
+    curriculum = Curriculum.for_task(
+        task,
+        enabled=config.curriculum,
+        start=config.curriculum_start,
+        threshold=config.curriculum_threshold,
+    )
+    first = curriculum.first_length() if curriculum is not None else None
+    state = TrainState(config.to_dict(), np.random.default_rng(config.seed), max_length=first)
     history: list[dict] = []
-    recent_costs: list[float] = []  # training losses since the last evaluation
-    length_option = _length_option(task)
-    if config.curriculum and length_option:
-        lengths = _training_lengths(task)
-        max_length = max(lengths[0], min(config.curriculum_start, lengths[-1]))
-
     if resume:
-        if checkpoint_path is None or not checkpoint_path.exists():
-            raise CheckpointError(f"{checkpoint_path}: nothing to resume from")
-        saved = read(checkpoint_path)
-        state = saved.train_state or {}
-        missing = [k for k in ("rng", "step", "sequences", "seconds") if k not in state]
-        if missing:
-            raise CheckpointError(
-                f"{checkpoint_path}: cannot be resumed: its train_state lacks {missing}"
-            )
-        if _resumable(state.get("config")) != _resumable(config.to_dict()):
-            raise ValueError(
-                f"{checkpoint_path}: was written by a run with another config; "
-                "resume it with the same options, or start a new out_dir"
-            )
-        model = saved.model
-        if backend.check_device(config.device) == "gpu":
-            model.to("gpu")
-        optimizer = _optimizer_from_state(saved.optimizer_state)
-        if resume_lr is not None:
-            optimizer.config = replace(optimizer.config, lr=float(resume_lr))
-        optimizer.map_arrays(lambda a: backend.to_device(a, model.device))
-        rng.bit_generator.state = state["rng"]
-        step, sequences, seconds = state["step"], state["sequences"], state["seconds"]
-        max_length = state.get("max_length")
-        recent_costs[:] = state.get("recent_costs", [])
-        if metrics_path.exists():
-            # what a run that had never stopped would have logged: evaluations on the schedule
-            # (the last run's final one, off it, is undone, with its best.npz)
-            history = [
-                r
-                for r in read_metrics(metrics_path)
-                if r["step"] <= step and r["step"] % config.eval_every == 0
-            ]
-            _write_jsonl_atomic(metrics_path, history)
-        _undo_final_evaluation(out)
+        model, optimizer, state, history = _resume(config, out, resume_lr)
+    progress = Progress(config.steps, enabled=verbose, sequences=state.sequences)
+    return _Run(config, task, model, optimizer, state, curriculum, out, progress, history)
 
-    def train_task():
-        if max_length is None:
-            return task
-        return type(task)(replace(task.config, **{length_option: max_length}))
 
-    def train_state() -> dict[str, Any]:
-        return {
-            "config": config.to_dict(),
-            "rng": rng.bit_generator.state,
-            "step": step,
-            "sequences": sequences,
-            "seconds": seconds,
-            "max_length": max_length,
-            "recent_costs": list(recent_costs),
-        }
+def _resume(config: TrainConfig, out: Path | None, resume_lr: float | None):
+    """(model, optimizer, state, history) of the run saved in ``out``, checked against
+    ``config``; the log and ``best.npz`` are put back as they were at its last checkpoint."""
+    path = out / "checkpoint.npz" if out is not None else None
+    if path is None or not path.exists():
+        raise CheckpointError(f"{path}: nothing to resume from")
+    saved = read(path)
+    try:
+        state = TrainState.from_dict(saved.train_state or {})
+    except TrainStateError as error:
+        raise CheckpointError(f"{path}: cannot be resumed: {error}") from None
+    if _resumable(state.config) != _resumable(config.to_dict()):
+        raise ValueError(
+            f"{path}: was written by a run with another config; "
+            "resume it with the same options, or start a new out_dir"
+        )
+    state.config = config.to_dict()  # the fields of NOT_RESUMED may have changed
+    model = saved.model
+    if backend.check_device(config.device) == "gpu":
+        model.to("gpu")
+    optimizer = _optimizer_from_state(saved.optimizer_state)
+    if resume_lr is not None:
+        optimizer.config = replace(optimizer.config, lr=float(resume_lr))
+    optimizer.map_arrays(lambda a: backend.to_device(a, model.device))
+    metrics = out / "metrics.jsonl"
+    history = keep_scheduled_evaluations(metrics, step=state.step, eval_every=config.eval_every)
+    undo_final_evaluation(out)
+    return model, optimizer, state, history
 
-    def checkpoint() -> None:
-        if checkpoint_path is not None:
-            save(checkpoint_path, model, optimizer=optimizer, train_state=train_state())
 
-    def score(row: dict) -> tuple[float, float]:
-        return (row["bit_errors"], row["cost"])
-
-    progress = Progress(config.steps, enabled=verbose)
+def _choose_parallelism(run: _Run) -> threads.Parallelism:
+    """The workers and BLAS threads for this run (``threads.choose``), said on the progress."""
+    config = run.config
     parallelism = threads.choose(
         batch_size=config.batch_size,
-        dtype=model.config.dtype,
+        dtype=run.model.config.dtype,
         workers=config.workers,
         blas_threads=config.blas_threads,
         device=backend.check_device(config.device),
     )
-    progress.line(parallelism.describe())
-    current_task = train_task()
-    pending: list[tuple[Any, Any]] = []  # (loss, grad norm) on the device, since the last log
-    last_errors = history[-1]["bit_errors"] if history else None
-    converged = interrupted = False
-    started = time.perf_counter() - seconds
-    window_start, window_sequences = time.perf_counter(), 0
+    run.progress.line(parallelism.describe())
+    return parallelism
 
-    def flush_pending() -> None:
-        """Read the device scalars back; stop the run if any is NaN or inf."""
-        values = [(float(loss), float(norm)) for loss, norm in pending]
-        pending.clear()
-        for loss, norm in values:
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                raise TrainingDiverged(
-                    f"the loss or the gradients became NaN/inf near step {step} (loss {loss}, "
-                    f"gradient norm {norm}); {_what_is_kept(checkpoint_path)}"
-                )
-            recent_costs.append(loss)
 
-    with (
-        threads.blas_threads(parallelism.blas_threads),
-        DataParallel(model, parallelism.workers) as parallel,
-    ):
-        while step < config.steps and not converged and not stop.requested:
-            batch = current_task.sample(batch_size=config.batch_size, rng=rng)
-            loss, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
-            # norm: of the raw gradients, for the NaN check; clipping by norm computes it anyway
-            if config.clip_value is None and config.clip_norm is not None:
-                grads, norm = clip_by_global_norm(grads, config.clip_norm)
-            else:
-                norm = global_norm(grads)
-                if config.clip_value is not None:
-                    grads = clip_by_value(grads, config.clip_value)
-                if config.clip_norm is not None:
-                    grads, _ = clip_by_global_norm(grads, config.clip_norm)
-            pending.append((loss, norm))
-            if step % config.log_every == config.log_every - 1:
-                flush_pending()  # before the update: a NaN gradient never reaches the params
-            optimizer.step(model.params, grads)
-            step += 1
-            sequences += config.batch_size
-            window_sequences += config.batch_size
+def _train_step(run: _Run, parallel: DataParallel) -> None:
+    """One update: a batch, its loss and gradients, clipping, the optimizer's step."""
+    config, state = run.config, run.state
+    batch = run.current_task.sample(batch_size=config.batch_size, rng=state.rng)
+    loss, grads = parallel.loss_and_grads(batch.inputs, batch.targets, batch.mask)
+    grads, norm = clip_gradients(grads, config)
+    run.pending.append((loss, norm))
+    if state.step % config.log_every == config.log_every - 1:
+        _read_back(run)  # before the update: a NaN gradient never reaches the params
+    run.optimizer.step(run.model.params, grads)
+    state.step += 1
+    state.sequences += config.batch_size
 
-            if out is not None and config.snapshot_every and step % config.snapshot_every == 0:
-                # with its train state, so that a snapshot alone says its task and step
-                save(out / "snapshots" / f"step_{step:06d}.npz", model, train_state=train_state())
-            if step % config.log_every == 0:
-                now = time.perf_counter()
-                rate = window_sequences / max(now - window_start, 1e-9)
-                window_start, window_sequences = now, 0
-                progress.update(step, rate, recent_costs[-1], last_errors)
 
-            if step % config.eval_every == 0 or step == config.steps:
-                # off the schedule only at the run's last step: an uninterrupted run scores its
-                # end; a resumed one must go on as if it had not (curriculum, costs, best.npz)
-                scheduled = step % config.eval_every == 0
-                flush_pending()
-                seconds = time.perf_counter() - started
-                result = evaluate(
-                    model,
-                    task,
-                    sequences=config.eval_sequences,
-                    batch_size=config.eval_batch_size,
-                    seed=config.seed * 1_000_003 + step,
-                )
-                row = {
-                    "step": step,
-                    "sequences": sequences,
-                    "seconds": round(seconds, 3),
-                    "train_cost": float(np.mean(recent_costs)) if recent_costs else None,
-                    **result,
-                    "max_length": max_length,
-                    "lr": optimizer.config.lr,
-                }
-                if scheduled:
-                    recent_costs.clear()
-                if out is not None and (not history or score(row) < min(map(score, history))):
-                    # the best evaluation so far: what ``export`` ships
-                    _save_best(out, model, train_state(), scheduled=scheduled)
-                history.append(row)
-                last_errors = result["bit_errors"]
-                if metrics_path is not None:
-                    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-                    with open(metrics_path, "a") as f:
-                        f.write(json.dumps(row) + "\n")
-                progress.line(
-                    f"step {step:>6}  sequences {sequences:>8}  {seconds:7.1f}s  "
-                    f"cost {result['cost']:8.3f}  bit errors {result['bit_errors']:7.3f}"
-                    + (f"  max length {max_length}" if max_length is not None else "")
-                )
-                if on_eval is not None:
-                    on_eval(row)
-                if max_length is not None and scheduled:
-                    # the curriculum scores the current training range, not the full one
-                    current = evaluate(
-                        model,
-                        current_task,
-                        sequences=200,
-                        batch_size=config.eval_batch_size,
-                        seed=step,
-                    )
-                    limit = getattr(task.config, length_option)
-                    if current["bit_errors"] < config.curriculum_threshold and max_length < limit:
-                        max_length += 1
-                        current_task = train_task()
-                if (
-                    config.target_bit_errors is not None
-                    and result["bit_errors"] < config.target_bit_errors
-                ):  # judged on the task's full range, however far the curriculum has got
-                    converged = True
-            out_of_time = (
-                config.max_seconds is not None
-                and time.perf_counter() - started > config.max_seconds
+def _read_back(run: _Run) -> None:
+    """Read the device scalars back; stop the run if any is NaN or inf."""
+    values = [(float(loss), float(norm)) for loss, norm in run.pending]
+    run.pending.clear()
+    for loss, norm in values:
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            raise TrainingDiverged(
+                f"the loss or the gradients became NaN/inf near step {run.state.step} (loss "
+                f"{loss}, gradient norm {norm}); {_what_is_kept(run.checkpoint_path)}"
             )
-            if out_of_time:
-                break
-            if step % config.checkpoint_every == 0 or converged:
-                flush_pending()
-                seconds = time.perf_counter() - started
-                checkpoint()
-        interrupted = stop.requested
+        run.state.recent_costs.append(loss)
+
+
+def _show_progress(run: _Run) -> None:
+    errors = run.history[-1]["bit_errors"] if run.history else None
+    state = run.state
+    run.progress.update(state.step, state.sequences, state.recent_costs[-1], errors)
+
+
+def _evaluate_and_log(run: _Run, *, scheduled: bool) -> None:
+    """Score the model on fresh sequences of the full task; log the row (metrics.jsonl, the
+    progress, ``on_eval``); keep ``best.npz``; grow the curriculum; decide convergence.
+
+    ``scheduled``: at a multiple of eval_every. The evaluation at a run's last step is off the
+    schedule: it neither clears the recent training costs nor moves the curriculum, and the
+    best.npz it writes is undone on resume (``save_best``)."""
+    config, state = run.config, run.state
+    _read_back(run)
+    state.seconds = run.elapsed()
+    result = evaluate(
+        run.model,
+        run.task,
+        sequences=config.eval_sequences,
+        batch_size=config.eval_batch_size,
+        seed=config.seed * 1_000_003 + state.step,
+    )
+    costs = state.recent_costs
+    row = {
+        "step": state.step,
+        "sequences": state.sequences,
+        "seconds": round(state.seconds, 3),
+        "train_cost": float(np.mean(costs)) if costs else None,
+        **result,
+        "max_length": state.max_length,
+        "lr": run.optimizer.config.lr,
+    }
+    if scheduled:
+        costs.clear()
+    if run.out is not None and (not run.history or _score(row) < min(map(_score, run.history))):
+        save_best(run.out, run.model, state.to_dict(), scheduled=scheduled)  # what export ships
+    run.history.append(row)
+    _log(run, row)
+    if run.curriculum is not None and state.max_length is not None and scheduled:
+        _grow_curriculum(run)
+    target = config.target_bit_errors
+    if target is not None and result["bit_errors"] < target:
+        run.converged = True  # judged on the task's full range, however far the curriculum is
+
+
+def _score(row: dict) -> tuple[float, float]:
+    """What makes one evaluation better than another: fewer bit errors, then a lower cost."""
+    return (row["bit_errors"], row["cost"])
+
+
+def _log(run: _Run, row: dict) -> None:
+    """One evaluation to metrics.jsonl, the progress and ``on_eval``."""
+    if run.out is not None:
+        append_jsonl(run.out / "metrics.jsonl", row)
+    length = f"  max length {row['max_length']}" if row["max_length"] is not None else ""
+    run.progress.line(
+        f"step {row['step']:>6}  sequences {row['sequences']:>8}  {row['seconds']:7.1f}s  "
+        f"cost {row['cost']:8.3f}  bit errors {row['bit_errors']:7.3f}{length}"
+    )
+    if run.on_eval is not None:
+        run.on_eval(row)
+
+
+def _grow_curriculum(run: _Run) -> None:
+    """One more length once the model masters the current training range (scored on that
+    range, not the full one)."""
+    state = run.state
+    current = evaluate(
+        run.model,
+        run.current_task,
+        sequences=200,
+        batch_size=run.config.eval_batch_size,
+        seed=state.step,
+    )
+    longest = run.curriculum.next_length(state.max_length, current["bit_errors"])
+    if longest != state.max_length:
+        state.max_length = longest
+        run.current_task = run.task_to_train()
+
+
+def _checkpoint(run: _Run) -> None:
+    """Save the model, the optimizer and the train state (after checking the last losses)."""
+    _read_back(run)
+    run.state.seconds = run.elapsed()
+    if run.checkpoint_path is not None:
+        state = run.state.to_dict()
+        save(run.checkpoint_path, run.model, optimizer=run.optimizer, train_state=state)
+
+
+def _snapshot(run: _Run) -> None:
+    """Keep the parameters of this step in ``<out>/snapshots/``, with the train state (so that
+    a snapshot alone says its task and step)."""
+    if run.out is not None:
+        path = run.out / "snapshots" / f"step_{run.state.step:06d}.npz"
+        save(path, run.model, train_state=run.state.to_dict())
+
+
+def _finish(
+    run: _Run, parallelism: threads.Parallelism, *, interrupted: bool, stop_signal: int | None
+) -> TrainResult:
+    """The last checkpoint (every run ends with one), and what ``train`` returns."""
     if interrupted:
-        progress.line(f"interrupted at step {step}; saving a checkpoint")
-    flush_pending()
-    seconds = time.perf_counter() - started
-    checkpoint()
+        run.progress.line(f"interrupted at step {run.state.step}; saving a checkpoint")
+    _checkpoint(run)
+    state = run.state
     return TrainResult(
-        model, step, sequences, seconds, history, converged, interrupted, parallelism, stop.signal
+        run.model,
+        state.step,
+        state.sequences,
+        state.seconds,
+        run.history,
+        run.converged,
+        interrupted,
+        parallelism,
+        stop_signal,
     )
 
 

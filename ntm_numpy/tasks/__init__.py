@@ -19,7 +19,7 @@ from ntm_numpy.tasks.base import Batch, Task
 from ntm_numpy.tasks.copy import CopyConfig, CopyTask
 from ntm_numpy.tasks.ngrams import NgramsConfig, NgramsTask, optimal_cost, optimal_predictions
 from ntm_numpy.tasks.priority_sort import PrioritySortConfig, PrioritySortTask
-from ntm_numpy.tasks.registry import TASKS, make_task
+from ntm_numpy.tasks.registry import TASKS, make_task, register_task, unregister_task
 from ntm_numpy.tasks.repeat_copy import RepeatCopyConfig, RepeatCopyTask, normalise_repeats
 
 __all__ = [
@@ -40,4 +40,6 @@ __all__ = [
     "normalise_repeats",
     "optimal_cost",
     "optimal_predictions",
+    "register_task",
+    "unregister_task",
 ]

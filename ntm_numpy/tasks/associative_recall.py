@@ -68,6 +68,9 @@ class AssociativeRecallTask(Task):
 
     name: ClassVar[str] = "associative_recall"
     config_type: ClassVar[type] = AssociativeRecallConfig
+    title: ClassVar[str] = "Associative recall"
+    length_option: ClassVar[str | None] = "max_items"  # the curriculum grows it
+    min_length_option: ClassVar[str | None] = "min_items"
     config: AssociativeRecallConfig = field(default_factory=AssociativeRecallConfig)
 
     @property

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from numbers import Real
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -75,12 +75,28 @@ class Batch:
 class Task(ABC):
     """A source of episodes. Subclasses are frozen dataclasses with one field, ``config``.
 
-    Class attributes: ``name`` (the key in ``TASKS``) and ``config_type`` (the frozen dataclass
-    of the task's options, whose defaults are the paper's).
+    What a task declares, as class attributes (``check_task_class`` checks them when the task
+    is registered):
+
+    - ``name``: the key in ``TASKS``;
+    - ``config_type``: the frozen dataclass of the task's options, whose defaults are the
+      paper's;
+    - ``title``: the task's name for people (figures, tables), e.g. ``"Repeat copy"``;
+    - ``length_option`` and ``min_length_option``: the names of the two options of
+      ``config_type`` that bound ``sample``'s length parameter (copy: ``max_length`` and
+      ``min_length``; associative recall: ``max_items`` and ``min_items``). The trainer's
+      curriculum grows the first; evaluation scores every length in between. Both ``None``
+      (the default): the task has no length range, its batches all have one length.
+
+    and, where the task knows it, ``optimal_cost(batch)``: the cost of the best possible
+    predictor on a batch (n-grams: the Bayes-optimal one); the default returns ``None``.
     """
 
     name: ClassVar[str]
     config_type: ClassVar[type]
+    title: ClassVar[str]
+    length_option: ClassVar[str | None] = None
+    min_length_option: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         config = getattr(self, "config", None)
@@ -100,6 +116,26 @@ class Task(ABC):
                     f"its options are {', '.join(allowed)}"
                 )
         return cls(cls.config_type(**options))  # type: ignore[call-arg]
+
+    def length_range(self) -> tuple[int, int] | None:
+        """``(shortest, longest)``: the range of the length parameter that training draws
+        from, as the config sets it; ``None`` where the task has no length option."""
+        if self.length_option is None:
+            return None
+        return getattr(self.config, self.min_length_option), getattr(
+            self.config, self.length_option
+        )
+
+    def with_longest(self, longest: int) -> Task:
+        """The same task with its length option set to ``longest`` (the curriculum's task)."""
+        if self.length_option is None:
+            raise ValueError(f"task {self.name!r} has no length option to set")
+        return type(self)(replace(self.config, **{self.length_option: longest}))  # type: ignore[call-arg]
+
+    def optimal_cost(self, batch: Batch) -> float | None:
+        """The best possible predictor's cost on ``batch``, in bits per sequence; ``None``
+        (this default): the task does not know it."""
+        return None
 
     @property
     @abstractmethod
@@ -124,6 +160,31 @@ class Task(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A few lines on the episode layout and the channels, for people."""
+
+
+def check_task_class(cls: object) -> None:
+    """Raise ``ValueError`` unless ``cls`` is a ``Task`` subclass that declares what the
+    trainer, the evaluation and the figures read from it (see ``Task``)."""
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ValueError(f"task: expected a subclass of Task, got {cls!r}")
+    where = f"task class {cls.__name__}"
+    for attribute in ("name", "title"):
+        value = getattr(cls, attribute, None)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{where}: {attribute} must be a non-empty string, got {value!r}")
+    config_type = getattr(cls, "config_type", None)
+    if not (isinstance(config_type, type) and is_dataclass(config_type)):
+        raise ValueError(f"{where}: config_type must be a dataclass, got {config_type!r}")
+    options = [f.name for f in fields(config_type)]
+    declared = {"length_option": cls.length_option, "min_length_option": cls.min_length_option}
+    if all(value is None for value in declared.values()):
+        return
+    for attribute, value in declared.items():
+        if value not in options:
+            raise ValueError(
+                f"{where}: {attribute} must name an option of {config_type.__name__} "
+                f"({', '.join(options)}), or both length options must be None; got {value!r}"
+            )
 
 
 # ------------------------------------------------------------------ checks and helpers

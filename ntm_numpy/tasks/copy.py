@@ -63,6 +63,9 @@ class CopyTask(Task):
 
     name: ClassVar[str] = "copy"
     config_type: ClassVar[type] = CopyConfig
+    title: ClassVar[str] = "Copy"
+    length_option: ClassVar[str | None] = "max_length"  # the curriculum grows it
+    min_length_option: ClassVar[str | None] = "min_length"
     config: CopyConfig = field(default_factory=CopyConfig)
 
     @property

@@ -162,6 +162,8 @@ class NgramsTask(Task):
 
     name: ClassVar[str] = "ngrams"
     config_type: ClassVar[type] = NgramsConfig
+    title: ClassVar[str] = "Dynamic N-grams"
+    # no length option: every batch has the same length
     config: NgramsConfig = field(default_factory=NgramsConfig)
 
     @property

@@ -65,6 +65,8 @@ class PrioritySortTask(Task):
 
     name: ClassVar[str] = "priority_sort"
     config_type: ClassVar[type] = PrioritySortConfig
+    title: ClassVar[str] = "Priority sort"
+    # no length option: every batch has the same length
     config: PrioritySortConfig = field(default_factory=PrioritySortConfig)
 
     @property

@@ -7,25 +7,39 @@ from types import MappingProxyType
 from typing import Any
 
 from ntm_numpy.tasks.associative_recall import AssociativeRecallTask
-from ntm_numpy.tasks.base import Task
+from ntm_numpy.tasks.base import Task, check_task_class
 from ntm_numpy.tasks.copy import CopyTask
 from ntm_numpy.tasks.ngrams import NgramsTask
 from ntm_numpy.tasks.priority_sort import PrioritySortTask
 from ntm_numpy.tasks.repeat_copy import RepeatCopyTask
 
-TASKS: Mapping[str, type[Task]] = MappingProxyType(
-    {
-        task.name: task
-        for task in (
-            CopyTask,
-            RepeatCopyTask,
-            AssociativeRecallTask,
-            NgramsTask,
-            PrioritySortTask,
-        )
-    }
-)
-"""Read-only: task name -> task class, in the paper's order (section 4)."""
+_REGISTERED: dict[str, type[Task]] = {}
+
+TASKS: Mapping[str, type[Task]] = MappingProxyType(_REGISTERED)
+"""Read-only: task name -> task class, in the paper's order (section 4), then those added by
+``register_task``."""
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Add a task class to ``TASKS`` (and so to ``make_task``, the trainer and the command
+    line), after ``check_task_class``; returns ``cls``, so it also works as a decorator. A
+    name already registered is an error: ``unregister_task`` it first."""
+    check_task_class(cls)
+    if cls.name in _REGISTERED:
+        raise ValueError(f"task {cls.name!r} is already registered ({_REGISTERED[cls.name]})")
+    _REGISTERED[cls.name] = cls
+    return cls
+
+
+def unregister_task(name: str) -> None:
+    """Remove the task called ``name`` from ``TASKS``."""
+    if name not in _REGISTERED:
+        raise ValueError(f"unknown task {name!r}; registered: {', '.join(_REGISTERED)}")
+    del _REGISTERED[name]
+
+
+for _task in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NgramsTask, PrioritySortTask):
+    register_task(_task)
 
 
 def make_task(name: str, /, **options: Any) -> Task:

@@ -92,6 +92,9 @@ class RepeatCopyTask(Task):
 
     name: ClassVar[str] = "repeat_copy"
     config_type: ClassVar[type] = RepeatCopyConfig
+    title: ClassVar[str] = "Repeat copy"
+    length_option: ClassVar[str | None] = "max_length"  # the curriculum grows it
+    min_length_option: ClassVar[str | None] = "min_length"
     config: RepeatCopyConfig = field(default_factory=RepeatCopyConfig)
 
     @property
