@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .configs import positive_int, positive_number, seed_value
+
 DEMO_DIR = Path("runs") / "demo"
 
 
@@ -35,14 +37,22 @@ class UsageError(Exception):
     """A bad value that argparse could not see; reported on one line, exit code 2."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _parsed(parse: Callable[[str], Any], check: Callable[[str, Any], Any], expected: str):
+    """An argparse ``type``: ``check`` (a validator of ``configs``) on ``parse(text)``; either
+    one's refusal is argparse's one-line error, saying what was ``expected``."""
+
+    def convert(text: str):
+        try:
+            return check("value", parse(text))
+        except ValueError:  # int() or float() refusing the text, or the check (a ConfigError)
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    return convert
+
+
+_positive_int = _parsed(int, positive_int, "a positive integer")
+_positive_float = _parsed(float, positive_number, "a positive number")
+_seed = _parsed(int, seed_value, "a non-negative integer")
 
 
 def _count_or_auto(text: str) -> int | str:
@@ -66,24 +76,12 @@ def _add_blas_threads(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
 def _lengths(text: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 1:
+        values = [_positive_int(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive integers, got {text!r}"
         )
@@ -138,6 +136,8 @@ def _field_comments(cls: type) -> dict[str, str]:
 def _field_type(cls: type, f: dataclasses.Field) -> Callable[[str], Any]:
     """The argparse ``type`` of a config field: its validator where the class declares one."""
     annotation = str(f.type)
+    if f.name == "seed":
+        return _seed
     if f.name in getattr(cls, "POSITIVE_INTS", ()):
         return _positive_int
     if f.name in getattr(cls, "POSITIVE_NUMBERS", ()):
@@ -305,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
         "sequences, and write pictures of its heads.",
     )
     demo.add_argument("--out", default=str(DEMO_DIR), help="run directory (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=d.seed)
     demo.add_argument(
         "--max-steps",
         type=_positive_int,
@@ -371,7 +371,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sequences per batch; each batch has one length, and over the training range the "
         "batches are spread evenly over the lengths (default: %(default)s)",
     )
-    ev.add_argument("--seed", type=int, default=1)
+    ev.add_argument("--seed", type=_seed, default=1)
     ev.add_argument("--device", choices=DEVICES, default=d.device)
     _add_blas_threads(ev)
     ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
@@ -382,7 +382,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Check every op and the whole model against central "
         "finite differences in float64; print a table.",
     )
-    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--seed", type=_seed, default=0)
     gc.add_argument("--ops-only", action="store_true", help="skip the whole-model checks")
 
     export = sub.add_parser(

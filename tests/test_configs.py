@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from helpers import run_main
 
 from ntm_numpy import checkpoint, configs, initialization, lstm_baseline, model, train
 from ntm_numpy.configs import (
@@ -299,6 +300,18 @@ def test_a_model_added_through_the_registry_trains_saves_and_loads(toy_registere
     loaded = checkpoint.read(tmp_path / "checkpoint.npz").model
     assert isinstance(loaded, LinearModel)
     np.testing.assert_array_equal(loaded.params["output.W"], result.model.params["output.W"])
+
+
+def test_a_registered_model_is_a_command_line_choice(toy_registered, tmp_path, capsys):
+    argv = ["train", "--model", "toy_linear", "--task-option", "bits=2", "--steps", "2"]
+    argv += ["--eval-every", "2", "--eval-sequences", "4", "--workers", "1", "--quiet"]
+    code, _, err = run_main([*argv, "--dtype", "float32", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    saved = checkpoint.read(tmp_path / "run" / "checkpoint.npz").model
+    assert isinstance(saved, LinearModel)
+    assert saved.config.dtype == "float32"  # its config's fields are options too
+    code, _, err = run_main([*argv, "--memory-size", "8", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "--memory-size does not apply to --model toy_linear" in err
 
 
 def test_register_model_refuses_a_class_without_a_name():
