@@ -21,7 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .configs import positive_int, positive_number, seed_value
+from .configs import (
+    DEVICES,
+    MODEL_TYPES,
+    TRAIN_MODEL_DEFAULTS,
+    ConfigError,
+    ResumeMismatchError,
+    TrainConfig,
+    checked_task,
+    model_class,
+    positive_int,
+    positive_number,
+    seed_value,
+)
+from .optim import OPTIMIZERS
+from .tasks import TASKS
 
 DEMO_DIR = Path("runs") / "demo"
 
@@ -151,16 +165,16 @@ def _field_type(cls: type, f: dataclasses.Field) -> Callable[[str], Any]:
     return str
 
 
-def _add_field(group, cls: type, f: dataclasses.Field, *, dest: str, default, help: str) -> None:
+def _add_field(group, cls: type, f: dataclasses.Field, *, dest: str, default, text: str) -> None:
     """One option for one dataclass field: a flag of its type, or a switch for a bool."""
     if str(f.type) == "bool":
         if f.default is True:
             group.add_argument(
-                f"--no-{f.name.replace('_', '-')}", dest=dest, action="store_false", help=help
+                f"--no-{f.name.replace('_', '-')}", dest=dest, action="store_false", help=text
             )
         else:
             group.add_argument(
-                _flag(f.name), dest=dest, action="store_true", default=default, help=help
+                _flag(f.name), dest=dest, action="store_true", default=default, help=text
             )
         return
     choices = getattr(cls, "CHOICES", {}).get(f.name)
@@ -171,7 +185,7 @@ def _add_field(group, cls: type, f: dataclasses.Field, *, dest: str, default, he
         choices=choices,
         default=default,
         metavar=METAVARS.get(f.name, None if choices else f.name.upper()),
-        help=help,
+        help=text,
     )
 
 
@@ -190,7 +204,7 @@ def _add_options_of(group, prefix: str, owners: dict[str, type], defaults=None, 
     for name, (cls, f) in first.items():
         comment = _field_comments(cls).get(name, "")
         text = f"{comment} (default: {', '.join(seen[name])})".lstrip()
-        _add_field(group, cls, f, dest=f"{prefix}.{name}", default=None, help=text)
+        _add_field(group, cls, f, dest=f"{prefix}.{name}", default=None, text=text)
 
 
 def _chosen_options(args, prefix: str, owner: str, cls: type, option: str) -> dict:
@@ -209,7 +223,6 @@ def _chosen_options(args, prefix: str, owner: str, cls: type, option: str) -> di
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    from .configs import MODEL_TYPES, TRAIN_MODEL_DEFAULTS, TrainConfig
 
     g = p.add_argument_group("model (each option says the models it applies to)")
     g.add_argument("--model", choices=sorted(MODEL_TYPES), default=TrainConfig().model)
@@ -218,8 +231,6 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
-    from .configs import TrainConfig
-    from .optim import OPTIMIZERS
 
     d = TrainConfig()
     g = p.add_argument_group("optimizer (each option says the update rules it applies to)")
@@ -237,8 +248,6 @@ def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
 def _add_train_config_options(p: argparse.ArgumentParser) -> None:
     """Every scalar ``TrainConfig`` field as an option of its own name, its default the
     config's (or the command line's, ``CLI_DEFAULTS``)."""
-    from .configs import DEVICES, TrainConfig
-    from .tasks import TASKS
 
     d, comments = TrainConfig(), _field_comments(TrainConfig)
     g = p.add_argument_group("training")
@@ -259,14 +268,12 @@ def _add_train_config_options(p: argparse.ArgumentParser) -> None:
         if f.name == "device":
             g.add_argument("--device", choices=DEVICES, default=default, help=text)
         else:
-            _add_field(g, TrainConfig, f, dest=f.name, default=default, help=text)
+            _add_field(g, TrainConfig, f, dest=f.name, default=default, text=text)
 
 
 def _train_config(args):
     """The ``TrainConfig`` that ``train``'s options describe: one field per option of the same
     name, the model's and the optimizer's options gathered, --max-minutes in seconds."""
-    from .configs import TrainConfig, model_class
-    from .optim import OPTIMIZERS
 
     optimizer_class = OPTIMIZERS[args.optimizer].config_type
     optimizer_options = _chosen_options(
@@ -287,16 +294,19 @@ def _train_config(args):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .configs import DEVICES, TrainConfig
-    from .tasks import TASKS
-
-    d = TrainConfig()
     parser = _Parser(
         prog="python -m ntm_numpy",
         description="A Neural Turing Machine in NumPy: train, evaluate, audit, draw.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_demo, _add_train, _add_evaluate, _add_gradcheck, _add_export, _add_figures):
+        add(sub)
+    return parser
 
+
+def _add_demo(sub) -> None:
+
+    d = TrainConfig()
     demo = sub.add_parser(
         "demo",
         help="train the copy task, evaluate it, draw what it learned",
@@ -315,6 +325,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", choices=DEVICES, default=d.device)
     _add_blas_threads(demo)
 
+
+def _add_train(sub) -> None:
     train = sub.add_parser(
         "train",
         help="train a model on a task",
@@ -344,6 +356,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true")
 
+
+def _add_evaluate(sub) -> None:
+
     ev = sub.add_parser(
         "evaluate",
         help="cost and bit errors of a checkpoint at several lengths",
@@ -372,10 +387,12 @@ def _parser() -> argparse.ArgumentParser:
         "batches are spread evenly over the lengths (default: %(default)s)",
     )
     ev.add_argument("--seed", type=_seed, default=1)
-    ev.add_argument("--device", choices=DEVICES, default=d.device)
+    ev.add_argument("--device", choices=DEVICES, default="cpu")
     _add_blas_threads(ev)
     ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
 
+
+def _add_gradcheck(sub) -> None:
     gc = sub.add_parser(
         "gradcheck",
         help="check every backward pass against finite differences",
@@ -385,6 +402,8 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--seed", type=_seed, default=0)
     gc.add_argument("--ops-only", action="store_true", help="skip the whole-model checks")
 
+
+def _add_export(sub) -> None:
     export = sub.add_parser(
         "export",
         help="ship a run as a pretrained model",
@@ -395,13 +414,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("name", help="the pretrained name, e.g. copy or lstm_copy")
     export.add_argument("--dest", default=None, help="another destination directory")
 
+
+def _add_figures(sub) -> None:
     fig = sub.add_parser(
         "figures",
         help="regenerate every PNG in figures/ from the pretrained models",
         description="Redraw figures/ from the pretrained models.",
     )
     fig.add_argument("--out", default="figures")
-    return parser
 
 
 def _load(spec: str):
@@ -535,7 +555,6 @@ def _checked_lengths(task, lengths: list[int]) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .configs import checked_task
 
     _require_device(args.device)
     checkpoint = _load(args.checkpoint)
@@ -593,7 +612,6 @@ def cmd_gradcheck(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .configs import ResumeMismatchError, TrainConfig
     from .train import train
 
     _require_device(args.device)
@@ -664,7 +682,6 @@ def main(argv: list[str] | None = None) -> int:
     ``CheckpointError``, ``RunDirectoryError``, ``UsageError``) are one line and exit code 2;
     anything else (a bug) keeps its traceback."""
     from .checkpoint import CheckpointError
-    from .configs import ConfigError
     from .train import RunDirectoryError, TrainingDiverged
 
     args = _parser().parse_args(argv)
