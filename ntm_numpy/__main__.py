@@ -1,17 +1,41 @@
-"""The command line: ``python -m ntm_numpy {demo,train,evaluate,gradcheck,figures}``.
+"""The command line: ``python -m ntm_numpy {demo,train,evaluate,gradcheck,figures,export}``.
 
-Bad arguments give a one-line error and exit code 2, never a traceback.
+Bad arguments give a one-line error and exit code 2, never a traceback; a bug keeps its
+traceback. ``train``'s options are generated from the config dataclasses (``TrainConfig``, the
+registered models' configs, the optimizers' configs) and the registries that list them, so a
+field added to a config is an option at once, under the field's name.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import os
+import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from .configs import (
+    DEVICES,
+    MODEL_TYPES,
+    TRAIN_MODEL_DEFAULTS,
+    ConfigError,
+    ResumeMismatchError,
+    TrainConfig,
+    checked_task,
+    model_class,
+    positive_int,
+    positive_number,
+    seed_value,
+)
+from .optim import OPTIMIZERS
+from .tasks import TASKS
 
 DEMO_DIR = Path("runs") / "demo"
 
@@ -27,14 +51,22 @@ class UsageError(Exception):
     """A bad value that argparse could not see; reported on one line, exit code 2."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _parsed(parse: Callable[[str], Any], check: Callable[[str, Any], Any], expected: str):
+    """An argparse ``type``: ``check`` (a validator of ``configs``) on ``parse(text)``; either
+    one's refusal is argparse's one-line error, saying what was ``expected``."""
+
+    def convert(text: str):
+        try:
+            return check("value", parse(text))
+        except ValueError:  # int() or float() refusing the text, or the check (a ConfigError)
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    return convert
+
+
+_positive_int = _parsed(int, positive_int, "a positive integer")
+_positive_float = _parsed(float, positive_number, "a positive number")
+_seed = _parsed(int, seed_value, "a non-negative integer")
 
 
 def _count_or_auto(text: str) -> int | str:
@@ -54,29 +86,16 @@ def _add_blas_threads(p: argparse.ArgumentParser) -> None:
         type=_count_or_auto,
         default="auto",
         metavar="N",
-        help="BLAS threads per process (default: auto, the rule measured in ntm_numpy.threads; "
-        "the choice is printed)",
+        help=TRAIN_HELP["blas_threads"],
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
 
 
 def _lengths(text: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 1:
+        values = [_positive_int(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive integers, got {text!r}"
         )
@@ -93,60 +112,201 @@ def _option(text: str) -> tuple[str, object]:
         return name.strip(), value
 
 
+# --- options generated from the config dataclasses and the registries ---------------------
+
+MODEL_SIZED_BY_RUN = ("input_size", "output_size", "seed")  # the task and --seed set these
+TRAIN_NOT_FLAGS = ("task_options", "model_options", "optimizer_options", "max_seconds")
+CLI_DEFAULTS = {"workers": "auto", "blas_threads": "auto"}  # the CLI chooses for the machine
+TRAIN_HELP = {  # where the command line says more than the field's comment
+    "task": "the task: {tasks}",
+    "clip_value": "elementwise clipping, the paper's 10",
+    "target_bit_errors": "stop once the evaluation bit errors per sequence fall below this",
+    "curriculum": "train on the full length range from the start (default: a length curriculum)",
+    "init_from": "start from this checkpoint's parameters (fine-tuning; same model shape)",
+    "snapshot_every": "also keep the parameters every N steps in --out/snapshots/ (for "
+    "ntm_numpy.interactive.training_scrubber)",
+    "workers": "CPU processes that share each batch (default: auto, one per core, at most one "
+    "per sequence; the choice is printed)",
+    "blas_threads": "BLAS threads per process (default: auto, the rule measured in "
+    "ntm_numpy.threads; the choice is printed)",
+}
+METAVARS = {"init_from": "CHECKPOINT", "snapshot_every": "N", "workers": "N", "blas_threads": "N"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Each field's trailing comment in ``cls``'s source: the help the dataclass already has."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source (a frozen application): no help, same options
+        return {}
+    found = re.finditer(r"^\s+(\w+):[^#\n]*#\s*(.+)$", source, flags=re.MULTILINE)
+    return {m.group(1): m.group(2).strip() for m in found}
+
+
+def _field_type(cls: type, f: dataclasses.Field) -> Callable[[str], Any]:
+    """The argparse ``type`` of a config field: its validator where the class declares one."""
+    annotation = str(f.type)
+    if f.name == "seed":
+        return _seed
+    if f.name in getattr(cls, "POSITIVE_INTS", ()):
+        return _positive_int
+    if f.name in getattr(cls, "POSITIVE_NUMBERS", ()):
+        return _positive_float
+    if "int" in annotation and "str" in annotation:  # a count or "auto"
+        return _count_or_auto
+    if annotation.startswith("int"):
+        return int
+    if annotation.startswith("float"):
+        return float
+    return str
+
+
+def _add_field(group, cls: type, f: dataclasses.Field, *, dest: str, default, text: str) -> None:
+    """One option for one dataclass field: a flag of its type, or a switch for a bool."""
+    if str(f.type) == "bool":
+        if f.default is True:
+            group.add_argument(
+                f"--no-{f.name.replace('_', '-')}", dest=dest, action="store_false", help=text
+            )
+        else:
+            group.add_argument(
+                _flag(f.name), dest=dest, action="store_true", default=default, help=text
+            )
+        return
+    choices = getattr(cls, "CHOICES", {}).get(f.name)
+    group.add_argument(
+        _flag(f.name),
+        dest=dest,
+        type=_field_type(cls, f),
+        choices=choices,
+        default=default,
+        metavar=METAVARS.get(f.name, None if choices else f.name.upper()),
+        help=text,
+    )
+
+
+def _add_options_of(group, prefix: str, owners: dict[str, type], defaults=None, skip=()) -> None:
+    """One option per field of the config classes in ``owners`` (name -> class), each stored as
+    ``<prefix>.<field>`` (None where not given); its help names the owners it applies to and
+    each one's default (``defaults[owner]`` over the class's own)."""
+    seen: dict[str, list[str]] = {}
+    first: dict[str, tuple[type, dataclasses.Field]] = {}
+    for owner, cls in owners.items():
+        for f in dataclasses.fields(cls):
+            if f.name not in skip:
+                default = (defaults or {}).get(owner, {}).get(f.name, f.default)
+                seen.setdefault(f.name, []).append(f"{owner}: {default}")
+                first.setdefault(f.name, (cls, f))
+    for name, (cls, f) in first.items():
+        comment = _field_comments(cls).get(name, "")
+        text = f"{comment} (default: {', '.join(seen[name])})".lstrip()
+        _add_field(group, cls, f, dest=f"{prefix}.{name}", default=None, text=text)
+
+
+def _chosen_options(args, prefix: str, owner: str, cls: type, option: str) -> dict:
+    """The ``<prefix>.<field>`` values given on the command line for ``cls``; one given that
+    ``cls`` does not have is a ``UsageError`` naming the ``option`` chosen (``owner``)."""
+    given = {
+        key[len(prefix) + 1 :]: value
+        for key, value in vars(args).items()
+        if key.startswith(prefix + ".") and value is not None
+    }
+    known = {f.name for f in dataclasses.fields(cls)}
+    for name in given:
+        if name not in known:
+            raise UsageError(f"{_flag(name)} does not apply to {option} {owner}")
+    return given
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model (NTM options; the LSTM takes --hidden-size, --num-layers)")
-    g.add_argument("--model", choices=["ntm", "lstm"], default="ntm")
-    g.add_argument("--memory-size", type=_positive_int, help="N, memory rows")
-    g.add_argument("--memory-dim", type=_positive_int, help="M, row width")
-    g.add_argument("--controller-size", type=_positive_int, help="C")
-    g.add_argument("--controller", choices=["lstm", "feedforward"])
-    g.add_argument("--num-heads", type=_positive_int)
-    g.add_argument("--memory-init", choices=["constant", "learned", "random"])
-    g.add_argument("--hidden-size", type=_positive_int, help="LSTM baseline units per layer")
-    g.add_argument("--num-layers", type=_positive_int, help="LSTM baseline layers")
-    g.add_argument("--dtype", choices=["float32", "float64"])
+
+    g = p.add_argument_group("model (each option says the models it applies to)")
+    g.add_argument("--model", choices=sorted(MODEL_TYPES), default=TrainConfig().model)
+    configs = {name: MODEL_TYPES[name].config_class for name in sorted(MODEL_TYPES)}
+    _add_options_of(g, "model", configs, TRAIN_MODEL_DEFAULTS, skip=MODEL_SIZED_BY_RUN)
 
 
-def _model_options(args) -> dict:
-    names = {
-        "ntm": [
-            "memory_size",
-            "memory_dim",
-            "controller_size",
-            "controller",
-            "num_heads",
-            "memory_init",
-            "dtype",
-        ],
-        "lstm": ["hidden_size", "num_layers", "dtype"],
-    }[args.model]
-    other = {
-        "ntm": ["hidden_size", "num_layers"],
-        "lstm": [
-            "memory_size",
-            "memory_dim",
-            "controller_size",
-            "controller",
-            "num_heads",
-            "memory_init",
-        ],
-    }[args.model]
-    for name in other:
-        if getattr(args, name) is not None:
-            raise UsageError(f"--{name.replace('_', '-')} does not apply to --model {args.model}")
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
+
+    d = TrainConfig()
+    g = p.add_argument_group("optimizer (each option says the update rules it applies to)")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
+    configs = {name: cls.config_type for name, cls in OPTIMIZERS.items()}
+    g.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=d.optimizer_options["lr"],
+        help="the step size, for every update rule (default: %(default)s)",
+    )
+    _add_options_of(g, "optimizer", configs, skip=("lr",))
+
+
+def _add_train_config_options(p: argparse.ArgumentParser) -> None:
+    """Every scalar ``TrainConfig`` field as an option of its own name, its default the
+    config's (or the command line's, ``CLI_DEFAULTS``)."""
+
+    d, comments = TrainConfig(), _field_comments(TrainConfig)
+    g = p.add_argument_group("training")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "max_seconds":  # in minutes here
+            g.add_argument(
+                "--max-minutes",
+                type=_positive_float,
+                default=None,
+                help="stop, with a checkpoint, after this many minutes of training",
+            )
+        if f.name in TRAIN_NOT_FLAGS or f.name in ("model", "optimizer"):
+            continue
+        default = CLI_DEFAULTS.get(f.name, getattr(d, f.name))
+        text = TRAIN_HELP.get(f.name, comments.get(f.name, "")).format(tasks=", ".join(TASKS))
+        if str(f.type) != "bool" and "default" not in text:
+            text = f"{text} (default: {default})".lstrip()
+        if f.name == "device":
+            g.add_argument("--device", choices=DEVICES, default=default, help=text)
+        else:
+            _add_field(g, TrainConfig, f, dest=f.name, default=default, text=text)
+
+
+def _train_config(args):
+    """The ``TrainConfig`` that ``train``'s options describe: one field per option of the same
+    name, the model's and the optimizer's options gathered, --max-minutes in seconds."""
+
+    optimizer_class = OPTIMIZERS[args.optimizer].config_type
+    optimizer_options = _chosen_options(
+        args, "optimizer", args.optimizer, optimizer_class, "--optimizer"
+    )
+    config_class = model_class(args.model).config_class
+    return TrainConfig(
+        **{
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(TrainConfig)
+            if f.name not in TRAIN_NOT_FLAGS
+        },
+        task_options=dict(args.task_option),
+        model_options=_chosen_options(args, "model", args.model, config_class, "--model"),
+        optimizer_options={"lr": args.lr, **optimizer_options},
+        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .train import TrainConfig
-
-    d = TrainConfig()
     parser = _Parser(
         prog="python -m ntm_numpy",
         description="A Neural Turing Machine in NumPy: train, evaluate, audit, draw.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_demo, _add_train, _add_evaluate, _add_gradcheck, _add_export, _add_figures):
+        add(sub)
+    return parser
 
+
+def _add_demo(sub) -> None:
+
+    d = TrainConfig()
     demo = sub.add_parser(
         "demo",
         help="train the copy task, evaluate it, draw what it learned",
@@ -155,26 +315,24 @@ def _parser() -> argparse.ArgumentParser:
         "sequences, and write pictures of its heads.",
     )
     demo.add_argument("--out", default=str(DEMO_DIR), help="run directory (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=d.seed)
     demo.add_argument(
         "--max-steps",
         type=_positive_int,
         default=d.steps,
         help="give up after this many updates (default: %(default)s)",
     )
-    demo.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    demo.add_argument("--device", choices=DEVICES, default=d.device)
     _add_blas_threads(demo)
 
+
+def _add_train(sub) -> None:
     train = sub.add_parser(
         "train",
         help="train a model on a task",
-        description="Train an NTM (or the LSTM baseline) on one of the "
-        "paper's tasks; checkpoints and metrics go to --out.",
-    )
-    train.add_argument(
-        "--task",
-        default=d.task,
-        help="copy, repeat_copy, associative_recall, ngrams, priority_sort",
+        description="Train an NTM (or the LSTM baseline) on one of the paper's tasks; "
+        "checkpoints and metrics go to --out. The options are TrainConfig's fields, the "
+        "model's (NTMConfig, LSTMConfig) and the optimizer's, by the same names.",
     )
     train.add_argument(
         "--task-option",
@@ -184,73 +342,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a task option, e.g. max_length=20 (repeat)",
     )
+    _add_train_config_options(train)
     _add_model_options(train)
-    train.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default=d.optimizer)
-    train.add_argument("--lr", type=_positive_float, default=d.optimizer_options["lr"])
-    train.add_argument("--momentum", type=float, help="RMSProp / SGD momentum")
-    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
-    train.add_argument("--steps", type=_positive_int, default=d.steps)
-    train.add_argument("--clip-norm", type=_positive_float, default=d.clip_norm)
-    train.add_argument(
-        "--clip-value",
-        type=_positive_float,
-        default=None,
-        help="elementwise clipping, the paper's 10",
-    )
-    train.add_argument("--seed", type=int, default=d.seed)
-    train.add_argument("--eval-every", type=_positive_int, default=d.eval_every)
-    train.add_argument("--eval-sequences", type=_positive_int, default=d.eval_sequences)
-    train.add_argument(
-        "--max-minutes",
-        type=_positive_float,
-        default=None,
-        help="stop, with a checkpoint, after this many minutes of training",
-    )
-    train.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every)
-    train.add_argument(
-        "--snapshot-every",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="also keep the parameters every N steps in --out/snapshots/ (for "
-        "ntm_numpy.interactive.training_scrubber)",
-    )
-    train.add_argument(
-        "--target-bit-errors",
-        type=_positive_float,
-        default=None,
-        help="stop once the evaluation bit errors per sequence fall below this",
-    )
-    train.add_argument(
-        "--no-curriculum",
-        dest="curriculum",
-        action="store_false",
-        help="train on the full length range from the start (default: a length curriculum)",
-    )
-    train.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
-    train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
-    train.add_argument(
-        "--init-from",
-        metavar="CHECKPOINT",
-        help="start from this checkpoint's parameters (fine-tuning; same model shape)",
-    )
-    train.add_argument(
+    _add_optimizer_options(train)
+    run = train.add_argument_group("the run")
+    run.add_argument("--out", default=None, help="run directory (default: runs/<task>)")
+    run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    run.add_argument(
         "--resume-lr",
-        type=float,
+        type=_positive_float,
         metavar="LR",
         help="with --resume: continue at this learning rate instead of the saved one",
     )
-    train.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    train.add_argument(
-        "--workers",
-        type=_count_or_auto,
-        default="auto",
-        metavar="N",
-        help="CPU processes that share each batch (default: auto, one per core, at most one "
-        "per sequence; the choice is printed)",
-    )
-    _add_blas_threads(train)
-    train.add_argument("--quiet", action="store_true")
+    run.add_argument("--quiet", action="store_true")
+
+
+def _add_evaluate(sub) -> None:
 
     ev = sub.add_parser(
         "evaluate",
@@ -259,7 +366,9 @@ def _parser() -> argparse.ArgumentParser:
         "fresh sequences of each length.",
     )
     ev.add_argument("checkpoint", help="a .npz checkpoint, or a pretrained name such as copy")
-    ev.add_argument("--task", default=None, help="the task (default: the checkpoint's)")
+    ev.add_argument(
+        "--task", default=None, help=f"the task: {', '.join(TASKS)} (default: the checkpoint's)"
+    )
     ev.add_argument(
         "--task-option", type=_option, action="append", default=[], metavar="NAME=VALUE"
     )
@@ -277,20 +386,24 @@ def _parser() -> argparse.ArgumentParser:
         help="sequences per batch; each batch has one length, and over the training range the "
         "batches are spread evenly over the lengths (default: %(default)s)",
     )
-    ev.add_argument("--seed", type=int, default=1)
-    ev.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    ev.add_argument("--seed", type=_seed, default=1)
+    ev.add_argument("--device", choices=DEVICES, default="cpu")
     _add_blas_threads(ev)
     ev.add_argument("--json", action="store_true", help="print the rows as JSON lines")
 
+
+def _add_gradcheck(sub) -> None:
     gc = sub.add_parser(
         "gradcheck",
         help="check every backward pass against finite differences",
         description="Check every op and the whole model against central "
         "finite differences in float64; print a table.",
     )
-    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--seed", type=_seed, default=0)
     gc.add_argument("--ops-only", action="store_true", help="skip the whole-model checks")
 
+
+def _add_export(sub) -> None:
     export = sub.add_parser(
         "export",
         help="ship a run as a pretrained model",
@@ -301,13 +414,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("name", help="the pretrained name, e.g. copy or lstm_copy")
     export.add_argument("--dest", default=None, help="another destination directory")
 
+
+def _add_figures(sub) -> None:
     fig = sub.add_parser(
         "figures",
         help="regenerate every PNG in figures/ from the pretrained models",
         description="Redraw figures/ from the pretrained models.",
     )
     fig.add_argument("--out", default="figures")
-    return parser
 
 
 def _load(spec: str):
@@ -359,38 +473,28 @@ def _writable_directory(path: Path, option: str) -> Path:
     return path
 
 
+def _require_device(device: str) -> None:
+    """A ``UsageError`` now, before any work, where ``device`` cannot be used (the GPU without
+    CuPy or without a CUDA device: ``backend.require_gpu`` says which)."""
+    from . import backend
+
+    if device == "gpu":
+        try:
+            backend.require_gpu()
+        except RuntimeError as error:
+            raise UsageError(str(error)) from None
+
+
 def cmd_train(args) -> int:
-    from .train import TrainConfig, train
+    from .train import train
 
     _check_workers(args)
-    model_options = _model_options(args)
-    optimizer_options = {"lr": args.lr}
-    if args.momentum is not None:
-        optimizer_options["momentum"] = args.momentum
-    config = TrainConfig(
-        task=args.task,
-        task_options=dict(args.task_option),
-        model=args.model,
-        model_options=model_options,
-        optimizer=args.optimizer,
-        optimizer_options=optimizer_options,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        clip_norm=args.clip_norm,
-        clip_value=args.clip_value,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        eval_sequences=args.eval_sequences,
-        checkpoint_every=args.checkpoint_every,
-        snapshot_every=args.snapshot_every,
-        target_bit_errors=args.target_bit_errors,
-        curriculum=args.curriculum,
-        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
-        device=args.device,
-        init_from=args.init_from,
-        workers=args.workers,
-        blas_threads=args.blas_threads,
-    )
+    if args.resume_lr is not None and not args.resume:
+        raise UsageError(
+            "--resume-lr sets the learning rate of a resumed run: it needs resume=True (--resume)"
+        )
+    _require_device(args.device)
+    config = _train_config(args)
     out = Path(args.out or Path("runs") / args.task)
     if not args.resume and (out / "checkpoint.npz").exists():
         raise UsageError(
@@ -438,9 +542,21 @@ def _print_rows(rows: list[dict], header: str) -> None:
         )
 
 
-def cmd_evaluate(args) -> int:
-    from .tasks import make_task
+def _checked_lengths(task, lengths: list[int]) -> None:
+    """A ``UsageError`` naming the first of ``--lengths`` that ``task`` refuses (its own check,
+    on one sequence of that length)."""
+    import numpy as np
 
+    for length in lengths:
+        try:
+            task.sample(batch_size=1, rng=np.random.default_rng(0), length=length)
+        except ValueError as error:
+            raise UsageError(f"--lengths {length}: {error}") from None
+
+
+def cmd_evaluate(args) -> int:
+
+    _require_device(args.device)
     checkpoint = _load(args.checkpoint)
     state = checkpoint.train_state or {}
     saved = state.get("config") or {}
@@ -449,7 +565,9 @@ def cmd_evaluate(args) -> int:
         raise UsageError(f"{checkpoint.path}: does not say its task; pass --task")
     options = dict(saved.get("task_options") or {}) if task_name == saved.get("task") else {}
     options.update(dict(args.task_option))
-    task = make_task(task_name, **options)
+    task = checked_task(task_name, options)
+    if args.lengths:
+        _checked_lengths(task, args.lengths)
     model = checkpoint.model
     if (model.config.input_size, model.config.outputs) != (task.input_size, task.output_size):
         raise UsageError(
@@ -494,8 +612,9 @@ def cmd_gradcheck(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .train import TrainConfig, train
+    from .train import train
 
+    _require_device(args.device)
     config = TrainConfig(
         seed=args.seed,
         steps=args.max_steps,
@@ -514,9 +633,7 @@ def cmd_demo(args) -> int:
     )
     try:
         result = train(config, out, resume=resume)
-    except ValueError:
-        if not resume:
-            raise
+    except ResumeMismatchError:  # only that: a damaged checkpoint's CheckpointError says so
         raise UsageError(
             f"{out} holds a run with other settings; delete it or pass --out"
         ) from None
@@ -561,8 +678,11 @@ def cmd_figures(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The project's own errors about what was asked (``ConfigError``,
+    ``CheckpointError``, ``RunDirectoryError``, ``UsageError``) are one line and exit code 2;
+    anything else (a bug) keeps its traceback."""
     from .checkpoint import CheckpointError
-    from .train import TrainingDiverged
+    from .train import RunDirectoryError, TrainingDiverged
 
     args = _parser().parse_args(argv)
     command = {
@@ -582,15 +702,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (UsageError, CheckpointError, ValueError) as error:
+    except (UsageError, ConfigError, CheckpointError, RunDirectoryError) as error:
         print(f"python -m ntm_numpy {args.command}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
         print(f"python -m ntm_numpy {args.command}: {error}", file=sys.stderr)
         return 1
-    except RuntimeError as error:  # e.g. --device gpu without CuPy
-        print(f"python -m ntm_numpy {args.command}: error: {error}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

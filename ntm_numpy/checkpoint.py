@@ -14,7 +14,6 @@ crash or Ctrl-C mid-write leaves the previous file whole.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
@@ -28,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
+from .configs import MODEL_TYPES, model_class, model_config, parameter_shapes
 from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
-from .sequence_model import parameter_shapes
 from .training.state import TrainStateError, check_train_state
 
 FORMAT = "ntm_numpy.checkpoint/1"
@@ -40,27 +39,19 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, of another shape, or not a checkpoint."""
 
 
-MODEL_TYPES = {  # type name -> (module, model class, config class), imported on demand
-    "ntm": ("ntm_numpy.model", "NTM", "NTMConfig"),
-    "lstm": ("ntm_numpy.lstm_baseline", "LSTMModel", "LSTMConfig"),
-}
-
-
 def model_type_of(model: Any) -> str:
     """The type name a model is saved under (its class attribute ``model_type``)."""
     name = getattr(model, "model_type", None)
-    if name not in MODEL_TYPES:
-        raise ValueError(f"model must be an NTM or an LSTMModel, got {type(model).__name__}")
+    if not isinstance(name, str) or name not in MODEL_TYPES:
+        known = ", ".join(cls.__name__ for cls in MODEL_TYPES.values())
+        raise ValueError(f"model must be one of {known}, got {type(model).__name__}")
     return name
 
 
 def build_model(model_type: str, config: dict[str, Any]):
-    """A fresh model from its type name and config dict (as stored in a checkpoint)."""
-    if model_type not in MODEL_TYPES:
-        raise ValueError(f"model type must be one of {sorted(MODEL_TYPES)}, got {model_type!r}")
-    module_name, model_name, config_name = MODEL_TYPES[model_type]
-    module = importlib.import_module(module_name)
-    return getattr(module, model_name)(getattr(module, config_name)(**config))
+    """A fresh model from its type name (in ``configs.MODEL_TYPES``) and config dict (as stored
+    in a checkpoint)."""
+    return model_class(model_type)(model_config(model_type, config))
 
 
 def save(
@@ -224,12 +215,9 @@ def _config(path: Path, meta: dict[str, Any]) -> tuple[str, Any]:
     """(model type, validated config): the config's own checks include its size limits."""
     try:
         model_type, config = meta["model_type"], meta["config"]
-        if model_type not in MODEL_TYPES:
-            raise ValueError(f"model type must be one of {sorted(MODEL_TYPES)}, got {model_type!r}")
         if not isinstance(config, dict):
             raise ValueError(f"config must be an object, got {type(config).__name__}")
-        module_name, _, config_name = MODEL_TYPES[model_type]
-        return model_type, getattr(importlib.import_module(module_name), config_name)(**config)
+        return model_type, model_config(model_type, config)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its model config is invalid: {error}") from None
 

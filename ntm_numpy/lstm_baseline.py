@@ -28,75 +28,14 @@ Backward functions of the ops return new arrays; this module adds them up.
 
 from __future__ import annotations
 
-import importlib
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .configs import LSTMConfig, positive_int, register_model
+from .initialization import init_lstm_params
 from .ops.linear import linear_input_grad, linear_param_grads
 from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
-from .sequence_model import SequenceModel, positive_int
-
-DTYPES = ("float32", "float64")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LSTMConfig:
-    """Everything that defines an LSTM baseline's shape and initialisation. Validated."""
-
-    input_size: int  # width of x_t
-    output_size: int | None = None  # O, width of y_t; None means input_size
-    hidden_size: int = 256  # H, units per layer (the paper's copy baseline: 256)
-    num_layers: int = 3  # L, stacked layers (the paper: 3)
-    dtype: str = "float64"  # "float32" or "float64"
-    seed: int = 0  # initial parameters
-
-    def __post_init__(self) -> None:
-        for name in ("input_size", "hidden_size", "num_layers"):
-            positive_int(name, getattr(self, name))
-        if self.output_size is not None:
-            positive_int("output_size", self.output_size)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-
-    @property
-    def outputs(self) -> int:
-        return self.input_size if self.output_size is None else self.output_size
-
-    def layer_input_size(self, layer: int) -> int:
-        """D_l: x_t feeds layer 0, h^{l-1}_t every layer above it."""
-        return self.input_size if layer == 0 else self.hidden_size
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def init_lstm_params(config: LSTMConfig) -> dict[str, Any]:
-    """Fresh parameters from ``config.seed`` (host arrays of ``config.dtype``), drawn as
-    ``initialization.init_params`` draws the NTM's: weights ~ N(0, 1/fan_in), biases zero except
-    the forget gate's (1, so each cell remembers from the start). Gate blocks are [i | f | o | g].
-
-    Initialisation happens once, on the host, from an explicit ``numpy.random.Generator``;
-    ``LSTMModel.to("gpu")`` moves the result. numpy is fetched here, inside the function, so
-    that this compute module has no module-level numpy import.
-    """
-    np = importlib.import_module("numpy")
-    rng = np.random.default_rng(config.seed)
-    H, O = config.hidden_size, config.outputs
-
-    def weights(fan_in: int, fan_out: int):
-        return rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=(fan_in, fan_out))
-
-    params = {}
-    for layer in range(config.num_layers):
-        params[f"layer{layer}.W"] = weights(config.layer_input_size(layer) + H, 4 * H)
-        params[f"layer{layer}.b"] = np.zeros(4 * H)
-        params[f"layer{layer}.b"][H : 2 * H] = 1.0  # forget gate
-    params["output.W"] = weights(H, O)
-    params["output.b"] = np.zeros(O)
-    return {k: v.astype(config.dtype) for k, v in params.items()}
+from .sequence_model import SequenceModel
 
 
 class LSTMState(NamedTuple):
@@ -126,6 +65,7 @@ class LSTMForwardCache:
         return self.layers[-1].hidden[1:]
 
 
+@register_model
 class LSTMModel(SequenceModel):
     """A stack of LSTM layers and an affine output layer.
 
@@ -142,7 +82,8 @@ class LSTMModel(SequenceModel):
     ==================  =========================  =============================================
     """
 
-    model_type = "lstm"  # the name checkpoints know it by
+    model_type = "lstm"  # the name checkpoints and ``configs.MODEL_TYPES`` know it by
+    config_class = LSTMConfig
 
     def __init__(self, config: LSTMConfig | None = None, /, **options: Any) -> None:
         if config is None:

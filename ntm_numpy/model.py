@@ -32,13 +32,13 @@ addressing.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import backend
-from .heads import Addressing, HeadLayout, HeadParams, heads_backward, heads_forward
+from .configs import CONTROLLERS, DTYPES, MEMORY_INITS, NTMConfig, positive_int, register_model
+from .heads import Addressing, HeadParams, heads_backward, heads_forward
 from .initialization import fixed_initial_memory, init_params
 from .ops.activations import (
     OutputCache,
@@ -65,95 +65,7 @@ from .ops.memory import (
     write_backward,
     write_forward,
 )
-from .sequence_model import SequenceModel, check_fits_in_memory, positive_int
-
-CONTROLLERS = ("lstm", "feedforward")
-MEMORY_INITS = ("constant", "learned", "random")
-DTYPES = ("float32", "float64")
-
-
-@dataclass(frozen=True)
-class NTMConfig:
-    """Everything that defines an NTM's shape and initialisation. Keyword-only, validated."""
-
-    input_size: int  # width of x_t
-    output_size: int | None = None  # width of y_t; None means input_size
-    memory_size: int = 128  # N, memory rows
-    memory_dim: int = 32  # M, row width
-    controller_size: int = 256  # C
-    num_heads: int = 1  # one read and one write head each, unless overridden below
-    num_read_heads: int | None = None  # R; None means num_heads
-    num_write_heads: int | None = None  # W; None means num_heads
-    shift_range: int = 1  # S: the heads shift by -S..S rows
-    controller: str = "lstm"  # "lstm" or "feedforward" (one tanh layer)
-    memory_init: str = "constant"  # "constant" (1e-6), "learned" (a parameter), "random" (fixed)
-    dtype: str = "float64"  # "float32" or "float64"
-    seed: int = 0  # initial parameters (and a "random" initial memory)
-
-    def __post_init__(self) -> None:
-        for name in (
-            "input_size",
-            "memory_size",
-            "memory_dim",
-            "controller_size",
-            "num_heads",
-            "shift_range",
-        ):
-            positive_int(name, getattr(self, name))
-        for name in ("output_size", "num_read_heads", "num_write_heads"):
-            if getattr(self, name) is not None:
-                positive_int(name, getattr(self, name))
-        for name in (
-            "input_size",
-            "output_size",
-            "memory_size",
-            "memory_dim",
-            "controller_size",
-            "num_heads",
-            "num_read_heads",
-            "num_write_heads",
-            "shift_range",
-            "seed",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # for JSON
-                object.__setattr__(self, name, int(value))  # a bool stays one, to be refused
-        if self.controller not in CONTROLLERS:
-            raise ValueError(f"controller must be one of {CONTROLLERS}, got {self.controller!r}")
-        if self.memory_init not in MEMORY_INITS:
-            raise ValueError(f"memory_init must be one of {MEMORY_INITS}, got {self.memory_init!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, numbers.Integral)
-            or self.seed < 0
-        ):
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        check_fits_in_memory(  # before anything of that size is allocated
-            self,
-            f"an NTM of memory_size={self.memory_size}, memory_dim={self.memory_dim}, "
-            f"controller_size={self.controller_size}",
-        )
-
-    @property
-    def outputs(self) -> int:
-        return self.input_size if self.output_size is None else self.output_size
-
-    @property
-    def read_heads(self) -> int:
-        return self.num_heads if self.num_read_heads is None else self.num_read_heads
-
-    @property
-    def write_heads(self) -> int:
-        return self.num_heads if self.num_write_heads is None else self.num_write_heads
-
-    @property
-    def layout(self) -> HeadLayout:
-        return HeadLayout(self.write_heads, self.read_heads, self.memory_dim, self.shift_range)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .sequence_model import SequenceModel
 
 
 class NTMState(NamedTuple):
@@ -297,6 +209,7 @@ def _step_hook(intervene, t: int):
     return hook
 
 
+@register_model
 class NTM(SequenceModel):
     """A Neural Turing Machine.
 
@@ -317,7 +230,8 @@ class NTM(SequenceModel):
     ==================  =========================  =============================================
     """
 
-    model_type = "ntm"  # the name checkpoints know it by
+    model_type = "ntm"  # the name checkpoints and ``configs.MODEL_TYPES`` know it by
+    config_class = NTMConfig
 
     def __init__(self, config: NTMConfig | None = None, /, **options: Any) -> None:
         if config is None:
@@ -620,6 +534,9 @@ class NTM(SequenceModel):
 
 
 __all__ = [
+    "CONTROLLERS",
+    "DTYPES",
+    "MEMORY_INITS",
     "NTM",
     "Addressing",
     "ForwardCache",

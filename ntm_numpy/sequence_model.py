@@ -8,100 +8,17 @@ flat dict of arrays that includes ``output.W``), ``model_type`` (its name in che
 
 from __future__ import annotations
 
-import math
-import numbers
-import os
 from typing import Any
 
 from . import backend
+from .configs import (  # noqa: F401  re-exported for the modules that import them from here
+    check_fits_in_memory,
+    estimate_bytes,
+    parameter_shapes,
+    physical_memory_bytes,
+    positive_int,
+)
 from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
-
-
-def positive_int(name: str, value: Any) -> None:
-    """Raise a ``ValueError`` naming ``name`` unless ``value`` is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-# --- sizes, before anything is allocated ---------------------------------------------------
-
-
-def parameter_shapes(config: Any) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter an ``NTMConfig`` or ``LSTMConfig`` gives, without building
-    the model (a checkpoint's headers are checked against these before anything is allocated).
-
-    The same shapes as ``initialization.init_params`` and ``lstm_baseline.init_lstm_params``
-    (the tests compare them for every kind of model).
-    """
-    if hasattr(config, "hidden_size"):  # the LSTM baseline
-        H, O = config.hidden_size, config.outputs
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in range(config.num_layers):
-            shapes[f"layer{layer}.W"] = (config.layer_input_size(layer) + H, 4 * H)
-            shapes[f"layer{layer}.b"] = (4 * H,)
-        return {**shapes, "output.W": (H, O), "output.b": (O,)}
-    C, M, R, N = config.controller_size, config.memory_dim, config.read_heads, config.memory_size
-    lstm = config.controller == "lstm"
-    gates = 4 * C if lstm else C
-    P = config.layout.size
-    shapes = {
-        "controller.W": (config.input_size + R * M + (C if lstm else 0), gates),
-        "controller.b": (gates,),
-        "heads.W": (C, P),
-        "heads.b": (P,),
-        "output.W": (C + R * M, config.outputs),
-        "output.b": (config.outputs,),
-        "init.read": (R, M),
-        "init.weights": (config.layout.num_heads, N),
-    }
-    if config.memory_init == "learned":
-        shapes["init.memory"] = (N, M)
-    return shapes
-
-
-def estimate_bytes(
-    config: Any, *, batch_size: int = 1, steps: int = 1, training: bool = False
-) -> int:
-    """About how many bytes a model of ``config`` needs to run ``steps`` steps of a batch of
-    ``batch_size`` sequences: its parameters (with ``training``, four times: parameters,
-    gradients and two optimizer moments), a fixed initial memory, and per step and sequence
-    what the forward keeps for the backward. Python integers: no size overflows.
-
-    Per step and sequence (elements): NTM ``6 N M`` (memories before and after the write, the
-    erase and add terms, the gradient carried back) ``+ 16 H N`` (four addressing stages and
-    their inputs, per head) ``+ 12 C``; LSTM ``L (12 H)`` (gates, cells, hidden states).
-    An estimate, to refuse what cannot fit, not to budget what can.
-    """
-    itemsize = 4 if config.dtype == "float32" else 8
-    parameters = sum(math.prod(shape) for shape in parameter_shapes(config).values())
-    if hasattr(config, "hidden_size"):
-        fixed, per_step = 0, config.num_layers * 12 * config.hidden_size
-    else:
-        N, M, H = config.memory_size, config.memory_dim, config.layout.num_heads
-        fixed = N * M  # a memory M_0 that is not a parameter
-        per_step = 6 * N * M + 16 * H * N + 12 * config.controller_size
-    copies = 4 if training else 1
-    return itemsize * (copies * parameters + fixed + batch_size * steps * per_step)
-
-
-def physical_memory_bytes() -> int:
-    """This machine's memory in bytes (16 GiB where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, OSError, ValueError):
-        return 16 * 2**30
-
-
-def check_fits_in_memory(config: Any, what: str, **sizes: int) -> None:
-    """Raise a ``ValueError`` that starts with ``what`` (the options to change) when
-    ``estimate_bytes(config, **sizes)`` is more than this machine's whole memory: such a
-    model or step could only end in a ``MemoryError`` (or the system killing the process)."""
-    needed, available = estimate_bytes(config, **sizes), physical_memory_bytes()
-    if needed > available:
-        raise ValueError(
-            f"{what}: this needs about {needed / 2**30:.3g} GiB, more than this machine's "
-            f"{available / 2**30:.3g} GiB of memory; choose smaller sizes"
-        )
 
 
 class SequenceModel:

@@ -23,13 +23,12 @@ checkpoint stores; ``Curriculum`` the policy that grows the training lengths.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,19 @@ import numpy as np
 
 from . import backend, threads
 from .allocator import keep_freed_memory
-from .checkpoint import CheckpointError, build_model, find_checkpoint, read, save
+from .checkpoint import CheckpointError, find_checkpoint, read, save
+from .configs import (  # MODEL_TYPES, DEMO_MODEL, NOT_RESUMED, TrainConfig: re-exported
+    DEMO_MODEL,
+    MODEL_TYPES,
+    TrainConfig,
+    check_fits_in_memory,
+    model_class,
+)
 from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
 from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from .optim import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
-from .sequence_model import check_fits_in_memory, positive_int
-from .tasks import Task, make_task
+from .tasks import Task
 from .training.progress import Progress
 from .training.rundir import (
     RunDirectoryError,
@@ -77,99 +82,8 @@ __all__ = [
 ]
 
 
-MODEL_TYPES = ("ntm", "lstm")
-
-# The demo's NTM: the paper's copy configuration (memory 128 x 20, controller of 100 units, one
-# read and one write head), with the choices that converged fastest here (README, "Speed"):
-# a feed-forward controller and float32.
-DEMO_MODEL = {
-    "memory_size": 128,
-    "memory_dim": 20,
-    "controller_size": 100,
-    "controller": "feedforward",
-    "dtype": "float32",
-}
-
-
 class TrainingDiverged(RuntimeError):
     """The loss or the gradients became NaN or inf."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run. The defaults are the ``demo``'s copy run."""
-
-    task: str = "copy"
-    task_options: dict = field(default_factory=dict)  # e.g. {"max_length": 20}
-    model: str = "ntm"  # "ntm" or "lstm"
-    model_options: dict = field(default_factory=dict)  # NTM: on top of DEMO_MODEL
-    optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
-    optimizer_options: dict = field(default_factory=lambda: {"lr": 2e-3})
-    batch_size: int = 16
-    steps: int = 5000  # optimizer updates
-    clip_norm: float | None = 50.0  # global-norm clipping (Collier & Beel); None: off
-    clip_value: float | None = None  # elementwise clipping to [-v, v] (the paper: 10)
-    seed: int = 0
-    eval_every: int = 100  # steps between evaluations
-    eval_sequences: int = 1000  # fresh sequences per evaluation
-    eval_batch_size: int = 50
-    target_bit_errors: float | None = None  # stop once evaluation bit errors fall below this
-    max_seconds: float | None = None  # stop (with a checkpoint) after this much training time
-    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
-    log_every: int = 10  # steps between reading the loss back (progress, NaN check)
-    curriculum: bool = True  # grow the longest training length as the model learns
-    curriculum_start: int = 2  # the first longest length
-    curriculum_threshold: float = 0.5  # bit errors per sequence that unlock one more length
-    device: str = "cpu"
-    init_from: str | None = None  # start from this checkpoint's parameters (fine-tuning)
-    workers: int | str = 1  # CPU processes that share each batch (``parallel.DataParallel``);
-    # "auto": ``threads.choose_workers`` from the batch size and the cores (the CLI's default)
-    blas_threads: int | str | None = None  # None: NumPy's own; "auto": ``threads`` (the CLI's)
-    snapshot_every: int | None = None  # keep the parameters every N steps: <out>/snapshots/
-
-    def __post_init__(self) -> None:
-        if self.model not in MODEL_TYPES:
-            raise ValueError(f"model must be one of {MODEL_TYPES}, got {self.model!r}")
-        for name in (
-            "batch_size",
-            "steps",
-            "eval_every",
-            "eval_sequences",
-            "eval_batch_size",
-            "checkpoint_every",
-            "log_every",
-            "curriculum_start",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.snapshot_every is not None:
-            positive_int("snapshot_every", self.snapshot_every)
-        threads.count_or_auto("workers", self.workers)
-        if self.workers != threads.AUTO and self.workers > self.batch_size:
-            raise ValueError(
-                f"workers must be at most batch_size ({self.batch_size}): each worker computes "
-                f"a share of a batch, got {self.workers}"
-            )
-        if self.blas_threads is not None:
-            threads.count_or_auto("blas_threads", self.blas_threads)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("clip_norm", "clip_value", "target_bit_errors", "max_seconds"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, int | float) and value > 0):
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        if backend.check_device(self.device) == "gpu" and self.workers not in (1, "auto"):
-            raise ValueError(
-                f"workers > 1 splits batches over CPU processes; with device='gpu' use "
-                f"workers=1, got {self.workers}"
-            )
-        make_task(self.task, **self.task_options)  # validates the task and its options
-        if self.init_from is not None and not isinstance(self.init_from, str):
-            raise ValueError(f"init_from must be a checkpoint path or None, got {self.init_from!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -210,16 +124,8 @@ def init_params_from(model, path: str | os.PathLike) -> None:
 
 def build(config: TrainConfig):
     """(task, model, optimizer) for a config: the model sized to the task's inputs and outputs."""
-    task = make_task(config.task, **config.task_options)
-    defaults = DEMO_MODEL if config.model == "ntm" else {}
-    options = {
-        "input_size": task.input_size,
-        "output_size": task.output_size,
-        "seed": config.seed,
-        **defaults,
-        **config.model_options,
-    }
-    model = build_model(config.model, options)
+    task = config.task_instance()
+    model = model_class(config.model)(config.model_config(task))
     if backend.check_device(config.device) == "gpu":
         model.to("gpu")
     return task, model, make_optimizer(config.optimizer, **config.optimizer_options)
@@ -297,20 +203,7 @@ def clip_gradients(grads: dict[str, Any], config: TrainConfig) -> tuple[dict[str
     return grads, norm
 
 
-# what a resumed run may change: its length in steps and time (a finished run can be trained
-# further), how it uses the machine (a run may move to another; with other workers it sums its
-# gradients in another order, so its losses continue equal only to float rounding), and its
-# snapshots
-NOT_RESUMED = ("steps", "max_seconds", "workers", "blas_threads", "snapshot_every")
-
-
-def _resumable(config: dict | None) -> dict | None:
-    """What a resumed run must share with the one it continues: all but ``NOT_RESUMED``."""
-    if config is None:
-        return None
-    # a field added since the checkpoint was written takes its default: the run had none
-    config = json.loads(json.dumps({**TrainConfig().to_dict(), **config}))
-    return {k: v for k, v in config.items() if k not in NOT_RESUMED}
+NOT_RESUMED = TrainConfig.NOT_RESUMED  # what a resumed run may change (configs.py says why)
 
 
 def _check_step_fits(config: TrainConfig, task: Task, model) -> None:
@@ -471,11 +364,7 @@ def _resume(config: TrainConfig, out: Path | None, resume_lr: float | None):
         state = TrainState.from_dict(saved.train_state or {})
     except TrainStateError as error:
         raise CheckpointError(f"{path}: cannot be resumed: {error}") from None
-    if _resumable(state.config) != _resumable(config.to_dict()):
-        raise ValueError(
-            f"{path}: was written by a run with another config; "
-            "resume it with the same options, or start a new out_dir"
-        )
+    config.check_resumes(state.config, str(path))  # ResumeMismatchError
     state.config = config.to_dict()  # the fields of NOT_RESUMED may have changed
     model = saved.model
     if backend.check_device(config.device) == "gpu":

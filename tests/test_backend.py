@@ -29,15 +29,23 @@ COMPUTE_MODULES = sorted(
 
 @pytest.mark.parametrize("path", COMPUTE_MODULES, ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_compute_module_imports_no_array_library(path):
+    """No import of numpy or cupy, and no import by name at run time (``importlib``,
+    ``__import__``), which would hide one from this check."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name.split(".")[0] for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             names = [(node.module or "").split(".")[0]] if node.level == 0 else []
+        elif isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func
+            called = called.id if isinstance(called, ast.Name) else called
+            assert called not in ("import_module", "__import__"), f"{path.name}:{node.lineno}"
+            continue
         else:
             continue
-        assert not {"numpy", "cupy"} & set(names), f"{path.name}:{node.lineno} imports {names}"
+        names_imported = {"numpy", "cupy", "importlib"} & set(names)
+        assert not names_imported, f"{path.name}:{node.lineno} imports {names}"
 
 
 @pytest.mark.parametrize("path", COMPUTE_MODULES, ids=lambda p: p.relative_to(PACKAGE).as_posix())

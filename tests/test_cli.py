@@ -7,6 +7,7 @@ a subprocess to prove that ``python -m ntm_numpy`` itself behaves the same.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -17,8 +18,11 @@ from pathlib import Path
 import pytest
 from helpers import run_main
 
+import ntm_numpy.ops.addressing
+from ntm_numpy.__main__ import CLI_DEFAULTS, _parser, _train_config
 from ntm_numpy.checkpoint import read
-from ntm_numpy.train import read_metrics
+from ntm_numpy.configs import MODEL_TYPES, TRAIN_MODEL_DEFAULTS, TrainConfig
+from ntm_numpy.train import read_metrics, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = ["demo", "train", "evaluate", "gradcheck", "figures"]
@@ -122,6 +126,14 @@ BAD_ARGUMENTS = [
     (["evaluate", "x", "--lengths", "a,b"], ("--lengths", "a,b")),
     (["evaluate", "x", "--lengths", "0,3"], ("--lengths",)),
     (["evaluate", "x", "--sequences", "0"], ("--sequences",)),
+    (["evaluate", "associative_recall", "--lengths", "1"], ("--lengths 1", "2 items")),
+    (["train", "--shift-range", "0"], ("--shift-range", "0")),
+    (["train", "--num-read-heads", "-1"], ("--num-read-heads",)),
+    (["train", "--model", "lstm", "--shift-range", "2"], ("--shift-range", "lstm")),
+    (["train", "--optimizer", "sgd", "--beta1", "0.5"], ("--beta1", "sgd")),
+    (["train", "--beta2", "1.5"], ("beta2", "1.5")),
+    (["train", "--seed", "-1"], ("seed", "-1")),
+    (["train", "--controller", "gru"], ("--controller", "gru")),
     (["gradcheck", "--nope"], ("--nope",)),
     (["fly"], ("fly",)),
 ]
@@ -254,7 +266,183 @@ def test_gradcheck_ops_only(capsys):
     assert "passed" in out.splitlines()[-1]
 
 
+# --- options generated from the configs ------------------------------------------------------
+
+
+def parsed_config(argv: list[str]) -> TrainConfig:
+    return _train_config(_parser().parse_args(["train", *argv]))
+
+
+def test_train_without_options_is_the_default_config():
+    """Every field of TrainConfig reaches the config (a field without an option would fail
+    here), with the command line's own choices for the machine."""
+    assert parsed_config([]) == dataclasses.replace(TrainConfig(), **CLI_DEFAULTS)
+
+
+def test_train_options_reach_every_kind_of_train_config_field():
+    config = parsed_config(
+        [
+            *("--eval-batch-size", "7", "--log-every", "3", "--curriculum-start", "4"),
+            *("--curriculum-threshold", "0.25", "--no-curriculum", "--max-minutes", "2"),
+            *("--init-from", "copy", "--clip-value", "10", "--snapshot-every", "5"),
+        ]
+    )
+    assert (config.eval_batch_size, config.log_every, config.curriculum_start) == (7, 3, 4)
+    assert (config.curriculum_threshold, config.curriculum) == (0.25, False)
+    assert (config.max_seconds, config.init_from, config.clip_value) == (120.0, "copy", 10.0)
+    assert config.snapshot_every == 5
+
+
+def _other_value(config_class, field: dataclasses.Field, default):
+    """A valid value of ``field`` other than ``default``, as text and as parsed."""
+    choices = getattr(config_class, "CHOICES", {}).get(field.name)
+    if choices:
+        value = next(c for c in choices if c != default)
+        return value, value
+    return "2", 2  # every other model option is a positive integer, none 2 by default
+
+
+MODEL_FIELDS = [
+    (name, field)
+    for name in sorted(MODEL_TYPES)
+    for field in dataclasses.fields(MODEL_TYPES[name].config_class)
+    if field.name not in ("input_size", "output_size", "seed")
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), MODEL_FIELDS, ids=[f"{m}-{f.name}" for m, f in MODEL_FIELDS]
+)
+def test_every_model_option_is_a_train_option(model, field):
+    config_class = MODEL_TYPES[model].config_class
+    default = TRAIN_MODEL_DEFAULTS.get(model, {}).get(field.name, field.default)
+    text, value = _other_value(config_class, field, default)
+    assert value != default  # so that the option is seen to change something
+    flag = "--" + field.name.replace("_", "-")
+    config = parsed_config(["--model", model, flag, text])
+    assert config.model_options == {field.name: value}
+    built = config.model_config(config.task_instance())
+    assert getattr(built, field.name) == value
+
+
+def test_train_sets_the_shift_range_the_head_counts_and_adams_betas(capsys):
+    argv = [*TINY_TRAIN, "--steps", "2", "--eval-every", "2", "--workers", "1", "--out", "run"]
+    argv += ["--shift-range", "2", "--num-read-heads", "2", "--num-write-heads", "3"]
+    argv += ["--beta1", "0.8", "--beta2", "0.95", "--eps", "1e-6"]
+    code, _, err = run_main(argv, capsys)
+    assert code == 0, err
+    saved = read(Path("run") / "checkpoint.npz")
+    config = saved.model.config
+    assert (config.shift_range, config.read_heads, config.write_heads) == (2, 2, 3)
+    assert saved.model.params["init.read"].shape == (2, config.memory_dim)
+    assert saved.model.params["init.weights"].shape == (5, config.memory_size)
+    assert saved.optimizer_state["name"] == "adam"
+    assert saved.optimizer_state["config"] == {
+        "lr": TrainConfig().optimizer_options["lr"],
+        "beta1": 0.8,
+        "beta2": 0.95,
+        "eps": 1e-6,
+    }
+
+
+def test_train_sets_rmsprops_options(capsys):
+    argv = [*TINY_TRAIN, "--steps", "2", "--eval-every", "2", "--workers", "1", "--out", "run"]
+    argv += ["--optimizer", "rmsprop", "--lr", "1e-3", "--momentum", "0.5", "--decay", "0.9"]
+    code, _, err = run_main(argv, capsys)
+    assert code == 0, err
+    saved = read(Path("run") / "checkpoint.npz")
+    assert saved.optimizer_state["name"] == "rmsprop"
+    config = saved.optimizer_state["config"]
+    assert (config["lr"], config["momentum"], config["decay"]) == (1e-3, 0.5, 0.9)
+
+
+# --- only the project's own errors are one line; a bug keeps its traceback -------------------
+
+
+class BrokenShift:
+    """``ops.addressing.shift_forward`` that works ``good_calls`` times, then fails as a shape
+    bug in NumPy would."""
+
+    def __init__(self, good_calls: int) -> None:
+        self.original = ntm_numpy.ops.addressing.shift_forward
+        self.calls, self.good_calls = 0, good_calls
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls > self.good_calls:
+            raise ValueError("operands could not be broadcast together with shapes (2,3) (4,)")
+        return self.original(*args, **kwargs)
+
+
+def test_a_bug_inside_training_shows_its_traceback(monkeypatch, capsys):
+    broken = BrokenShift(good_calls=40)  # a few steps of training, then the bug
+    monkeypatch.setattr(ntm_numpy.ops.addressing, "shift_forward", broken)
+    argv = [*TINY_TRAIN, "--workers", "1", "--out", "run"]
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        run_main(argv, capsys)
+    assert broken.calls == broken.good_calls + 1  # it failed mid-training, not before
+    assert "error:" not in capsys.readouterr().err  # no usage line in its place
+
+
+def test_a_bug_inside_training_shows_its_traceback_from_the_entry_point(tmp_path):
+    """The same through ``python -m ntm_numpy``'s ``main``, in a fresh process."""
+    argv = [*TINY_TRAIN, "--workers", "1", "--out", "run"]
+    code = (
+        "import sys, ntm_numpy.ops.addressing as a\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise ValueError('operands could not be broadcast together')\n"
+        "a.shift_forward = broken\n"
+        "from ntm_numpy.__main__ import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    result = run_module_code(code, tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ValueError: operands could not be broadcast together"
+    )
+
+
+def tiny_run(out: Path) -> None:
+    """A finished tiny run in ``out``, with settings other than the demo's."""
+    config = TrainConfig(
+        task_options={"bits": 3, "max_length": 2},
+        model_options={"memory_size": 6, "memory_dim": 4, "controller_size": 8},
+        steps=2,
+        eval_every=2,
+        eval_sequences=4,
+    )
+    train(config, out, verbose=False)
+
+
+def test_demo_refuses_a_run_with_other_settings(capsys):
+    tiny_run(Path("demo"))
+    before = Path("demo/checkpoint.npz").read_bytes()
+    code, _, err = run_main(["demo", "--out", "demo", "--max-steps", "1"], capsys)
+    assert_usage_error(code, err, "demo holds a run with other settings")
+    assert Path("demo/checkpoint.npz").read_bytes() == before
+
+
+def test_demo_reports_a_damaged_checkpoint_as_damaged(capsys):
+    tiny_run(Path("demo"))
+    data = Path("demo/checkpoint.npz").read_bytes()
+    Path("demo/checkpoint.npz").write_bytes(data[: len(data) // 2])  # truncated
+    code, _, err = run_main(["demo", "--out", "demo", "--max-steps", "1"], capsys)
+    assert_usage_error(code, err, "demo/checkpoint.npz")
+    assert "other settings" not in err
+
+
 # --- the real entry point --------------------------------------------------------------------
+
+
+def run_module_code(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -c code`` with this checkout importable, as ``run_module`` runs the package."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 def test_module_help(tmp_path):

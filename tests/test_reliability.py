@@ -27,7 +27,7 @@ import pytest
 from helpers import assert_checkpoint_error, run_main
 
 import ntm_numpy.train as train_module
-from ntm_numpy import checkpoint, sequence_model
+from ntm_numpy import checkpoint, configs
 from ntm_numpy.__main__ import main
 from ntm_numpy.checkpoint import CheckpointError, load, read
 from ntm_numpy.lstm_baseline import LSTMModel
@@ -735,7 +735,7 @@ def test_case19_non_finite_x_is_refused(model, bad):
 @pytest.fixture
 def machine_of_16_gib(monkeypatch):
     """The size limits judged against a machine of 16 GiB, whatever runs the tests."""
-    monkeypatch.setattr(sequence_model, "physical_memory_bytes", lambda: 16 * 2**30)
+    monkeypatch.setattr(configs, "physical_memory_bytes", lambda: 16 * 2**30)
 
 
 @pytest.mark.parametrize("memory_size", [10**9, 10**30])
