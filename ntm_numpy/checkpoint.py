@@ -18,7 +18,6 @@ import importlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
+from .files import write_atomic
 from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
 from .sequence_model import parameter_shapes
 from .tasks import make_task
@@ -86,19 +86,7 @@ def save(
         meta["optimizer"] = {k: v for k, v in state.items() if k != "state"}
         arrays.update({f"optim/{k}": to_numpy(v) for k, v in state["state"].items()})
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a checkpoint is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: np.savez(f, **arrays), durable=True)
 
 
 @dataclass
@@ -458,12 +446,8 @@ def export_pretrained(
     )
     metrics = run_dir / "metrics.jsonl"
     if metrics.exists():
-        target = dest_dir / f"{name}.metrics.jsonl"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
-        with os.fdopen(fd, "wb") as f:
-            f.write(metrics.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        log = metrics.read_bytes()
+        write_atomic(dest_dir / f"{name}.metrics.jsonl", lambda f: f.write(log))
     return path
 
 

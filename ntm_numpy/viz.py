@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from . import checkpoint
 from .backend import to_numpy
+from .files import write_atomic
 from .model import Trace
 from .tasks import make_task, optimal_cost
 from .tasks.ngrams import next_context
@@ -81,18 +81,7 @@ def _figure(width: float, height: float) -> Figure:
 def save(fig: Figure, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG to ``path``, atomically: a temporary file beside it, then a rename,
     so a reader never sees half a picture. Creates the folder; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
