@@ -310,22 +310,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(spec: str):
-    from .checkpoint import PRETRAINED_DIR, pretrained_names, read
-
-    path = Path(spec)
-    if not path.exists():
-        if (PRETRAINED_DIR / f"{spec}.npz").exists():
-            path = PRETRAINED_DIR / f"{spec}.npz"
-        elif "/" not in spec and not spec.endswith(".npz"):
-            names = ", ".join(pretrained_names()) or "none"
-            raise UsageError(
-                f"{spec!r} is neither a checkpoint file nor a pretrained model "
-                f"(pretrained: {names})"
-            )
-    return read(path)
-
-
 def _check_workers(args) -> None:
     """More workers than sequences in a batch is an error (the extra ones would idle); more
     than this process's cores a warning (they take turns)."""
@@ -439,24 +423,11 @@ def _print_rows(rows: list[dict], header: str) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .tasks import make_task
+    from .checkpoint import find_checkpoint, read
 
-    checkpoint = _load(args.checkpoint)
-    state = checkpoint.train_state or {}
-    saved = state.get("config") or {}
-    task_name = args.task or saved.get("task")
-    if task_name is None:
-        raise UsageError(f"{checkpoint.path}: does not say its task; pass --task")
-    options = dict(saved.get("task_options") or {}) if task_name == saved.get("task") else {}
-    options.update(dict(args.task_option))
-    task = make_task(task_name, **options)
-    model = checkpoint.model
-    if (model.config.input_size, model.config.outputs) != (task.input_size, task.output_size):
-        raise UsageError(
-            f"{checkpoint.path}: the model reads {model.config.input_size} and "
-            f"writes {model.config.outputs} channels, the task {task_name} has "
-            f"{task.input_size} and {task.output_size}"
-        )
+    checkpoint = read(find_checkpoint(args.checkpoint))  # a file, or a pretrained name
+    task = checkpoint.task(args.task, **dict(args.task_option))  # default: the run's own
+    task_name, model = task.name, checkpoint.model
     if args.device == "gpu":
         model.to("gpu")
     from .threads import set_blas_threads
@@ -551,10 +522,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from . import viz
+    from .figures import all_figures
 
     start = time.perf_counter()
-    for path in viz.all_figures(_writable_directory(Path(args.out), "--out")):
+    for path in all_figures(_writable_directory(Path(args.out), "--out")):
         print(path)
     print(f"done in {time.perf_counter() - start:.1f}s")
     return 0

@@ -30,7 +30,7 @@ from .backend import to_numpy
 from .files import write_atomic
 from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
 from .sequence_model import parameter_shapes
-from .tasks import make_task
+from .tasks import Task, make_task
 
 FORMAT = "ntm_numpy.checkpoint/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -98,6 +98,31 @@ class Checkpoint:
     optimizer_state: dict[str, Any] | None  # ready for ``optim.optimizer_from_state``
     train_state: dict[str, Any] | None
     extra: dict[str, Any]
+
+    def task(self, name: str | None = None, **options: Any) -> Task:
+        """The task the model was trained on, rebuilt from the run's config in ``train_state``.
+
+        ``name`` asks for another task (the run's options then do not apply); ``options``
+        override the task's options. Raises ``CheckpointError`` where the checkpoint names no
+        task and none is given, or where the task's input and output widths are not the
+        model's; an unknown task or option is ``make_task``'s ``ValueError``.
+        """
+        run = (self.train_state or {}).get("config") or {}
+        if name is None and "task" not in run:
+            raise CheckpointError(
+                f"{self.path}: its train_state names no task (a model saved outside a training "
+                "run); name the task (on the command line: --task)"
+            )
+        if name is None or name == run.get("task"):
+            name, options = run["task"], {**(run.get("task_options") or {}), **options}
+        task = make_task(name, **options)
+        model = self.model.config
+        if (model.input_size, model.outputs) != (task.input_size, task.output_size):
+            raise CheckpointError(
+                f"{self.path}: the model reads {model.input_size} and writes {model.outputs} "
+                f"channels, the task {task.name} has {task.input_size} and {task.output_size}"
+            )
+        return task
 
 
 # A checkpoint is never trusted: before anything is inflated or allocated, every member of the
@@ -453,13 +478,18 @@ def export_pretrained(
 
 def find_checkpoint(spec: str | os.PathLike) -> Path:
     """The file ``spec`` names: a path, or else the name of a pretrained model (``"copy"``, as
-    ``pretrained`` takes). A name that is neither is returned as a path, for ``read`` to
-    report."""
+    ``pretrained`` takes). A bare name (letters, digits, underscores) that is neither is a
+    ``CheckpointError`` listing the pretrained names; any other path is returned as it is, for
+    ``read`` to report."""
     path = Path(spec)
     if not path.exists() and isinstance(spec, str) and spec.replace("_", "").isalnum():
         shipped = PRETRAINED_DIR / f"{spec}.npz"
         if shipped.exists():
             return shipped
+        raise CheckpointError(
+            f"{spec!r} is neither a checkpoint file nor a pretrained model "
+            f"(pretrained: {', '.join(pretrained_names()) or 'none yet'})"
+        )
     return path
 
 
@@ -467,10 +497,22 @@ def pretrained_names() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.npz"))
 
 
-def pretrained(name: str):
-    """A model shipped in ``ntm_numpy/pretrained/`` (``copy``, ``lstm_copy``, ...)."""
+def _pretrained_path(name: str) -> Path:
     path = PRETRAINED_DIR / f"{name}.npz"
-    if not path.exists():
+    if not isinstance(name, str) or not path.exists():
         available = ", ".join(pretrained_names()) or "none yet"
         raise ValueError(f"no pretrained model named {name!r}; available: {available}")
-    return load(path)
+    return path
+
+
+def pretrained(name: str):
+    """A model shipped in ``ntm_numpy/pretrained/`` (``copy``, ``lstm_copy``, ...)."""
+    return load(_pretrained_path(name))
+
+
+def pretrained_with_task(name: str) -> tuple[Any, Task]:
+    """``(model, task)``: the pretrained model ``name`` and the task it was trained on, built
+    with the run's own options (``Checkpoint.task``). An unknown name is a ``ValueError``
+    listing the names shipped."""
+    saved = read(_pretrained_path(name))
+    return saved.model, saved.task()

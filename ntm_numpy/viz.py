@@ -17,8 +17,11 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     ngram_context_rows(model, batch)      N-grams: the row used against the context (fig. 15)
     architecture_diagram()                the machine in one picture: one step's data flow
     learning_curves(runs, title)          cost per sequence against sequences seen
+    learning_curve_panels(panels, title)  ... one panel per task
     demo_figures(model, out_dir)          the two figures ``python -m ntm_numpy demo`` writes
-    all_figures(out_dir)                  every figure, from the models in ntm_numpy/pretrained
+
+``python -m ntm_numpy figures`` (every figure in figures/, from the pretrained models) is
+``figures.all_figures``: it chooses the models and sequences and calls these.
 
 Model outputs are logits; the pictures show the sigmoid of them, the probability of a 1 bit.
 Steps that the task does not score (mask 0) are shaded in the target and output panels.
@@ -28,7 +31,6 @@ zoomed on the memory rows that hold their weight mass (``weight_mass_rows``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -42,22 +44,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
-from . import checkpoint
 from .backend import to_numpy
 from .files import write_atomic
 from .model import Trace
-from .tasks import make_task, optimal_cost
+from .ops.activations import sigmoid
+from .tasks import make_task
 from .tasks.ngrams import next_context
 
 DPI = 110
-TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "ngrams", "priority_sort")
-TASK_TITLES = {
-    "copy": "Copy",
-    "repeat_copy": "Repeat copy",
-    "associative_recall": "Associative recall",
-    "ngrams": "Dynamic N-grams",
-    "priority_sort": "Priority sort",
-}
 
 BITS_CMAP = colormaps["Greys"].with_extremes(bad="#dce6f2")  # 0 white, 1 black; unscored: blue
 WEIGHTS_CMAP = colormaps["viridis"]
@@ -84,15 +78,10 @@ def save(fig: Figure, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
     return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    """sigma(z) = (1 + tanh(z / 2)) / 2, which never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
-
-
 def _probabilities(model: Any, inputs: np.ndarray) -> np.ndarray:
     """sigma(logits) of ``model`` on ``inputs`` [T, B, in], as host float64 [T, B, out]."""
     logits, _ = model.forward(inputs, keep_cache=False)
-    return _sigmoid(to_numpy(logits))
+    return sigmoid(to_numpy(logits).astype(np.float64))
 
 
 def _run_traced(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, Trace]:
@@ -103,7 +92,7 @@ def _run_traced(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, Trace]:
         raise ValueError(
             f"{type(model).__name__} keeps no trace of heads or memory; this figure needs an NTM"
         )
-    return _sigmoid(to_numpy(logits)), Trace(*(to_numpy(a) for a in trace))
+    return sigmoid(to_numpy(logits).astype(np.float64)), Trace(*(to_numpy(a) for a in trace))
 
 
 def _check_index(value: int, size: int, name: str) -> int:
@@ -1120,6 +1109,26 @@ def learning_curves(
     return fig
 
 
+def learning_curve_panels(
+    panels: Sequence[tuple[str, Mapping[str, Sequence[Mapping[str, Any]]], Mapping | None]],
+    title: str = "Learning curves",
+) -> Figure:
+    """``learning_curves`` side by side: one panel per ``(panel title, runs, reference)``,
+    three to a row. Axes: ``len(panels)``."""
+    if not panels:
+        raise ValueError("panels: expected at least one (title, runs, reference)")
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = _figure(max(7.5, 5.2 * cols), 3.9 * rows + 0.5)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, (panel_title, runs, reference) in zip(axes, panels, strict=False):
+        _draw_curves(ax, runs, panel_title, reference)
+    for ax in axes[len(panels) :]:
+        fig.delaxes(ax)
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
 # ------------------------------------------------------------------ 8. the demo's figures
 
 
@@ -1153,214 +1162,15 @@ def demo_figures(model: Any, out_dir: str | os.PathLike) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------ 9. every figure
-
-
-def _note(message: str) -> None:
-    print(f"figures: {message}")
-
-
-def _fallback_task(task_name: str, model: Any) -> Any:
-    """The task's defaults, with ``bits`` moved so that its inputs match the model's."""
-    task = make_task(task_name)
-    extra = model.config.input_size - task.input_size
-    if extra and hasattr(task.config, "bits") and task.config.bits + extra >= 1:
-        task = make_task(task_name, bits=task.config.bits + extra)
-    return task
-
-
-def _load_pretrained(name: str, *, quiet: bool = False) -> tuple[Any, Any] | None:
-    """(model, task) of the pretrained checkpoint ``name``, the task built with the options the
-    model was trained with; None, with a note, where the checkpoint is missing or unusable."""
-    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.npz"
-    if not path.exists():
-        if not quiet:
-            _note(f"skipped {name!r}: no {path}")
-        return None
-    try:
-        saved = checkpoint.read(path)
-    except checkpoint.CheckpointError as error:
-        _note(f"skipped {name!r}: {error}")
-        return None
-    model = saved.model
-    config = (saved.train_state or {}).get("config") or {}
-    try:
-        if "task" in config:
-            task = make_task(config["task"], **(config.get("task_options") or {}))
-        else:
-            task = _fallback_task(name.removeprefix("lstm_"), model)
-            _note(f"{name!r} has no training config; using the {task.name!r} task's defaults")
-    except ValueError as error:
-        _note(f"skipped {name!r}: cannot build its task: {error}")
-        return None
-    expected_task = name.removeprefix("lstm_")
-    expected_type = "lstm" if name.startswith("lstm_") else "ntm"
-    if task.name != expected_task or getattr(model, "model_type", None) != expected_type:
-        _note(
-            f"skipped {name!r}: expected an {expected_type.upper()} for task {expected_task!r}, "
-            f"found {type(model).__name__} for task {task.name!r}"
-        )
-        return None
-    if (task.input_size, task.output_size) != (model.config.input_size, model.config.outputs):
-        _note(
-            f"skipped {name!r}: the model's sizes ({model.config.input_size} in, "
-            f"{model.config.outputs} out) do not fit task {task.name!r} "
-            f"({task.input_size} in, {task.output_size} out)"
-        )
-        return None
-    return model, task
-
-
-def _load_metrics(name: str) -> list[dict] | None:
-    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.metrics.jsonl"
-    if not path.exists():
-        return None
-    try:
-        with open(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError) as error:
-        _note(f"skipped the training log of {name!r}: {error}")
-        return None
-    return [r for r in rows if isinstance(r, dict)] or None
-
-
-def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
-    """One sequence of ``task`` from ``default_rng(seed)``, batch size 1."""
-    return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
-
-
-def _trained_range(task: Any) -> str:
-    c = task.config
-    if hasattr(c, "min_length") and hasattr(c, "max_length"):
-        return f" (trained on lengths {c.min_length} to {c.max_length})"
-    return ""
-
-
-def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
-    """Every figure, from the checkpoints and training logs in ``ntm_numpy/pretrained``.
-
-    Writes into ``out_dir``: ``copy_generalisation.png`` (NTM and LSTM), ``copy_heads.png``,
-    ``repeat_copy_heads.png``, ``associative_recall_heads.png``, ``addressing_stages.png``
-    (the copy model's read head in the middle of the output phase), ``memory_over_time.png``
-    (copy) and ``learning_curves.png`` (a panel per task with a training log; N-grams with
-    the Bayes-optimal cost of a fixed batch). Each task is built with the options its model
-    was trained with (the checkpoint's ``train_state``). A figure whose models are missing is
-    skipped with a printed note. Seeds are fixed. Returns the paths written.
-    """
-    out = Path(out_dir)
-    written: list[Path] = []
-    loaded = {name: _load_pretrained(name) for name in ("copy", "lstm_copy")}
-
-    def write(fig: Figure, filename: str) -> None:
-        written.append(save(fig, out / filename))
-
-    # copy: generalisation, heads, addressing, memory
-    copy_models = {
-        label: entry
-        for label, entry in (("NTM", loaded["copy"]), ("LSTM", loaded["lstm_copy"]))
-        if entry is not None
-    }
-    if copy_models:
-        task = next(iter(copy_models.values()))[1]
-        models = {}
-        for label, (model, model_task) in copy_models.items():
-            if model_task.config.bits == task.config.bits:
-                models[label] = model
-            else:
-                _note(f"left the {label} out of copy_generalisation.png: it copies other bits")
-        title = f"Copy: targets and outputs by sequence length{_trained_range(task)}"
-        write(
-            copy_generalisation(models, task, (10, 20, 30, 50, 120), 0, title=title),
-            "copy_generalisation.png",
-        )
-    else:
-        _note("skipped copy_generalisation.png: neither 'copy' nor 'lstm_copy' is there")
-    if loaded["copy"] is not None:
-        model, task = loaded["copy"]
-        length = min(20, getattr(task.config, "max_length", 20))
-        batch = _sample(task, length=length)
-        write(head_heatmaps(model, batch, f"Copy, length {length}"), "copy_heads.png")
-        scored = _scored_steps(batch.mask, 0)
-        middle = int(scored[len(scored) // 2]) if scored.size else batch.num_steps // 2
-        write(
-            addressing_stages(model, batch, middle, head="read", title="Copy, output phase"),
-            "addressing_stages.png",
-        )
-        write(
-            memory_over_time(model, batch, title=f"Copy, length {length}: memory"),
-            "memory_over_time.png",
-        )
-    else:
-        _note("skipped copy_heads.png, addressing_stages.png, memory_over_time.png: no 'copy'")
-
-    # repeat copy and associative recall: heads
-    for name, filename in (
-        ("repeat_copy", "repeat_copy_heads.png"),
-        ("associative_recall", "associative_recall_heads.png"),
-    ):
-        entry = _load_pretrained(name)
-        if entry is None:  # _load_pretrained has said why
-            continue
-        model, task = entry
-        c = task.config
-        if name == "repeat_copy":
-            length, repeats = min(5, c.max_length), min(5, c.max_repeats)
-            batch = _sample(task, length=length, repeats=repeats)
-            heading = f"Repeat copy, length {length}, {repeats} repeats"
-        else:
-            items = min(6, c.max_items)
-            batch = _sample(task, length=items)
-            heading = f"Associative recall, {items} items"
-        write(head_heatmaps(model, batch, heading), filename)
-
-    # learning curves: a panel per task with a log
-    panels = []
-    for name in TASK_NAMES:
-        runs = {
-            label: rows
-            for label, rows in (
-                ("NTM", _load_metrics(name)),
-                ("LSTM", _load_metrics(f"lstm_{name}")),
-            )
-            if rows
-        }
-        if runs:
-            panels.append((name, runs))
-    if panels:
-        cols = min(3, len(panels))
-        rows = math.ceil(len(panels) / cols)
-        fig = _figure(max(7.5, 5.2 * cols), 3.9 * rows + 0.5)
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-        for ax, (name, runs) in zip(axes, panels, strict=False):
-            reference = _ngrams_reference() if name == "ngrams" else None
-            _draw_curves(ax, runs, TASK_TITLES[name], reference)
-        for ax in axes[len(panels) :]:
-            fig.delaxes(ax)
-        fig.suptitle("Learning curves (evaluation cost on fresh sequences)", fontsize=13)
-        write(fig, "learning_curves.png")
-    else:
-        _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
-    return written
-
-
-def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
-    """The Bayes-optimal cost of the N-grams task the model was trained on, on a fixed batch."""
-    entry = _load_pretrained("ngrams", quiet=True) or _load_pretrained("lstm_ngrams", quiet=True)
-    task = entry[1] if entry is not None else make_task("ngrams")
-    batch = task.sample(batch_size=sequences, rng=np.random.default_rng(seed))
-    c = task.config
-    return {"Bayes-optimal": optimal_cost(batch, order=c.order, beta_prior=c.beta_prior)}
-
-
 __all__ = [
     "addressing_stages",
-    "all_figures",
     "architecture_diagram",
     "context_consistency",
     "copy_generalisation",
     "demo_figures",
     "head_heatmaps",
     "head_weightings",
+    "learning_curve_panels",
     "learning_curves",
     "memory_over_time",
     "ngram_context_rows",
