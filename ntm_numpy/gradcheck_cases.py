@@ -185,23 +185,27 @@ def _activation_cases() -> list[OpCase]:
     return cases
 
 
+def _linear_inputs(rng: np.random.Generator, leading: tuple, D_in: int, D_out: int) -> Inputs:
+    """x [*leading, D_in], W [D_in, D_out], b [D_out]."""
+    return [
+        rng.standard_normal((*leading, D_in)),
+        rng.standard_normal((D_in, D_out)),
+        rng.standard_normal(D_out),
+    ]
+
+
+def _lstm_step_inputs(rng: np.random.Generator, B: int, D: int, C: int) -> Inputs:
+    """x [B, D], h and c [B, C], W [D + C, 4C] (small, so the gates do not saturate), b [4C]."""
+    return [
+        rng.standard_normal((B, D)),
+        rng.standard_normal((B, C)),
+        rng.standard_normal((B, C)),
+        0.5 * rng.standard_normal((D + C, 4 * C)),
+        rng.standard_normal(4 * C),
+    ]
+
+
 def _controller_cases() -> list[OpCase]:
-    def linear_inputs(rng, leading, D_in, D_out):
-        return [
-            rng.standard_normal((*leading, D_in)),
-            rng.standard_normal((D_in, D_out)),
-            rng.standard_normal(D_out),
-        ]
-
-    def lstm_step_inputs(rng, B, D, C):
-        return [
-            rng.standard_normal((B, D)),
-            rng.standard_normal((B, C)),
-            rng.standard_normal((B, C)),
-            0.5 * rng.standard_normal((D + C, 4 * C)),
-            rng.standard_normal(4 * C),
-        ]
-
     cases = []
     for leading, x in (((3,), "2d"), ((4, 2), "3d")):
         cases.append(
@@ -210,7 +214,7 @@ def _controller_cases() -> list[OpCase]:
                 f"x={x}",
                 linear.linear_forward,
                 linear.linear_backward,
-                lambda rng, leading=leading: linear_inputs(rng, leading, 5, 3),
+                lambda rng, leading=leading: _linear_inputs(rng, leading, 5, 3),
             )
         )
     for leading, x in (((3,), "2d"), ((6, 2), "3d")):
@@ -220,7 +224,7 @@ def _controller_cases() -> list[OpCase]:
                 f"x={x}",
                 linear.linear_forward,
                 _linear_halves_backward,
-                lambda rng, leading=leading: linear_inputs(rng, leading, 4, 5),
+                lambda rng, leading=leading: _linear_inputs(rng, leading, 4, 5),
             )
         )
     for B, D, C in ((2, 3, 4), (3, 5, 2)):
@@ -230,7 +234,7 @@ def _controller_cases() -> list[OpCase]:
                 case_id(B=B, D=D, C=C),
                 lstm.lstm_step_forward,
                 lstm.lstm_step_backward,
-                lambda rng, B=B, D=D, C=C: lstm_step_inputs(rng, B, D, C),
+                lambda rng, B=B, D=D, C=C: _lstm_step_inputs(rng, B, D, C),
             )
         )
     for B, C in ((2, 3), (3, 5)):
