@@ -219,6 +219,19 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 # ------------------------------------------------------------------ 1. copy generalisation
 
 
+def _copy_column(models: Mapping[str, Any], task: Any, length: int, seed: int) -> tuple:
+    """(length, targets [K, S], {name: (outputs [K, S], wrong bits)}) of one copy sequence of
+    ``length``, on its scored steps only."""
+    batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
+    scored = _scored_steps(batch.mask, 0)
+    targets = batch.targets[scored, 0].T  # [K, S]
+    outputs = {}
+    for name, model in models.items():
+        probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
+        outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
+    return length, targets, outputs
+
+
 def copy_generalisation(
     models: Mapping[str, Any],
     task: Any,
@@ -244,17 +257,7 @@ def copy_generalisation(
     if not lengths:
         raise ValueError("lengths: expected at least one length")
 
-    columns = []  # per length: (length, targets [K, S], {name: (outputs [K, S], errors)})
-    for length in lengths:
-        batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
-        scored = _scored_steps(batch.mask, 0)
-        targets = batch.targets[scored, 0].T  # [K, S]
-        outputs = {}
-        for name, model in models.items():
-            probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
-            outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
-        columns.append((length, targets, outputs))
-
+    columns = [_copy_column(models, task, length, seed) for length in lengths]
     steps = [targets.shape[1] for _, targets, _ in columns]
     ratios = [max(s, max(steps) / 4) for s in steps]
     rows = 1 + len(models)
@@ -291,6 +294,157 @@ def copy_generalisation(
 # ------------------------------------------------------------------ 2. head heatmaps
 
 
+def _panel(
+    fig: Figure,
+    cell: Any,
+    mask_row: np.ndarray,
+    data: np.ndarray,
+    panel_title: str,
+    ylabel: str,
+    cmap: Any,
+    limits: tuple[float, float],
+    rows: tuple[int, int] | None = None,
+) -> tuple[Any, Any]:
+    """One heatmap of ``head_heatmaps`` in grid cell ``cell``, with the phase lines; (axes,
+    image)."""
+    ax = fig.add_subplot(cell)
+    image = _heatmap(
+        ax,
+        data,
+        title=panel_title,
+        ylabel=ylabel,
+        cmap=cmap,
+        vmin=limits[0],
+        vmax=limits[1],
+        rows=rows,
+    )
+    _phase_lines(ax, mask_row)
+    return ax, image
+
+
+def _io_panels(
+    fig: Figure,
+    grid: Any,
+    mask_row: np.ndarray,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    outputs: np.ndarray,
+) -> None:
+    """The top row of ``head_heatmaps``: inputs, targets and outputs, with their colour bars."""
+    bits = (0.0, 1.0)
+    if np.any(
+        inputs < 0
+    ):  # a count or a priority below zero: blue negative, white zero, red positive
+        limit = _symmetric_limit(inputs)
+        ax, image = _panel(
+            fig,
+            grid[0, 0:2],
+            mask_row,
+            inputs,
+            "inputs (signed scale)",
+            "input channel",
+            SIGNED_CMAP,
+            (-limit, limit),
+        )
+        _colorbar(fig, image, [ax], "input value")
+        top = []
+    else:
+        top = [
+            _panel(fig, grid[0, 0:2], mask_row, inputs, "inputs", "input channel", BITS_CMAP, bits)
+        ]
+    top += [
+        _panel(
+            fig,
+            grid[0, 2:4],
+            mask_row,
+            targets,
+            f"targets ({UNSCORED})",
+            "output bit",
+            BITS_CMAP,
+            bits,
+        ),
+        _panel(
+            fig,
+            grid[0, 4:6],
+            mask_row,
+            outputs,
+            f"outputs σ(y) ({UNSCORED})",
+            "output bit",
+            BITS_CMAP,
+            bits,
+        ),
+    ]
+    _colorbar(fig, top[-1][1], [ax for ax, _ in top], "bit / σ(y)")
+
+
+def _vector_panels(
+    fig: Figure, grid: Any, mask_row: np.ndarray, head: int, adds: np.ndarray, reads: np.ndarray
+) -> None:
+    """The middle row of ``head_heatmaps``: add vectors and read vectors, each with its bar."""
+    ax, image = _panel(
+        fig,
+        grid[1, 0:3],
+        mask_row,
+        adds,
+        f"add vectors $a_t$, write head {head}",
+        "element of $a_t$",
+        SIGNED_CMAP,
+        (-1.0, 1.0),
+    )
+    _colorbar(fig, image, [ax], "$a$")
+    limit = _symmetric_limit(reads)
+    ax, image = _panel(
+        fig,
+        grid[1, 3:6],
+        mask_row,
+        reads,
+        f"read vectors $r_t$, read head {head}",
+        "element of $r_t$",
+        SIGNED_CMAP,
+        (-limit, limit),
+    )
+    _colorbar(fig, image, [ax], "$r$")
+
+
+def _weight_panels(
+    fig: Figure,
+    grid: Any,
+    mask_row: np.ndarray,
+    head: int,
+    w_write: np.ndarray,
+    w_read: np.ndarray,
+    rows: tuple[int, int],
+    location: str,
+) -> None:
+    """The bottom row of ``head_heatmaps``: write and read weightings on one colour scale."""
+    w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
+    weights = [
+        _panel(
+            fig,
+            grid[2, 0:3],
+            mask_row,
+            w_write,
+            f"write weightings, write head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            rows,
+        ),
+        _panel(
+            fig,
+            grid[2, 3:6],
+            mask_row,
+            w_read,
+            f"read weightings, read head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            rows,
+        ),
+    ]
+    _colorbar(fig, weights[-1][1], [ax for ax, _ in weights], "weight")
+
+
 def head_heatmaps(
     model: Any,
     batch: Any,
@@ -319,107 +473,72 @@ def head_heatmaps(
     _check_index(head, trace.read_weights.shape[2], "head (read heads)")
     mask_row = batch.mask[:, row]
     unscored = mask_row[None, :] <= 0
-
-    inputs = batch.inputs[:, row].T  # [in, T]
-    targets = np.where(unscored, np.nan, batch.targets[:, row].T)  # [out, T]
-    outputs = np.where(unscored, np.nan, probs[:, row].T)  # [out, T]
-    adds = trace.add[:, row, head].T  # [M, T]
-    reads = trace.reads[:, row, head].T  # [M, T]
     w_write = trace.write_weights[:, row, head].T  # [N, T]
     w_read = trace.read_weights[:, row, head].T  # [N, T]
-
     n = w_write.shape[0]
-    first, last = 0, n - 1
-    if crop:
-        first, last = weight_mass_rows(np.stack([w_write.T, w_read.T]))
-    location = _rows_label(first, last, n)
-    w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
-    w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
-    read_limit = _symmetric_limit(reads)
+    first, last = weight_mass_rows(np.stack([w_write.T, w_read.T])) if crop else (0, n - 1)
 
     fig = _figure(14.0, 10.0)
     grid = fig.add_gridspec(3, 6, height_ratios=[1.0, 1.0, 2.0])
-
-    def panel(cell, data, panel_title, ylabel, cmap, limits, rows=None):
-        ax = fig.add_subplot(cell)
-        image = _heatmap(
-            ax,
-            data,
-            title=panel_title,
-            ylabel=ylabel,
-            cmap=cmap,
-            vmin=limits[0],
-            vmax=limits[1],
-            rows=rows,
-        )
-        _phase_lines(ax, mask_row)
-        return ax, image
-
-    bits = (0.0, 1.0)
-    signed = bool(np.any(inputs < 0))
-    if signed:  # a count or a priority below zero: blue negative, white zero, red positive
-        input_limit = _symmetric_limit(inputs)
-        ax, image = panel(
-            grid[0, 0:2],
-            inputs,
-            "inputs (signed scale)",
-            "input channel",
-            SIGNED_CMAP,
-            (-input_limit, input_limit),
-        )
-        _colorbar(fig, image, [ax], "input value")
-        top = []
-    else:
-        top = [panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits)]
-    top += [
-        panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits),
-        panel(grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits),
-    ]
-    _colorbar(fig, top[-1][1], [ax for ax, _ in top], "bit / σ(y)")
-    ax, image = panel(
-        grid[1, 0:3],
-        adds,
-        f"add vectors $a_t$, write head {head}",
-        "element of $a_t$",
-        SIGNED_CMAP,
-        (-1.0, 1.0),
+    _io_panels(
+        fig,
+        grid,
+        mask_row,
+        batch.inputs[:, row].T,  # [in, T]
+        np.where(unscored, np.nan, batch.targets[:, row].T),  # [out, T]
+        np.where(unscored, np.nan, probs[:, row].T),  # [out, T]
     )
-    _colorbar(fig, image, [ax], "$a$")
-    ax, image = panel(
-        grid[1, 3:6],
-        reads,
-        f"read vectors $r_t$, read head {head}",
-        "element of $r_t$",
-        SIGNED_CMAP,
-        (-read_limit, read_limit),
+    adds, reads = trace.add[:, row, head].T, trace.reads[:, row, head].T  # [M, T] each
+    _vector_panels(fig, grid, mask_row, head, adds, reads)
+    crop_rows = slice(first, last + 1)
+    _weight_panels(
+        fig,
+        grid,
+        mask_row,
+        head,
+        w_write[crop_rows],
+        w_read[crop_rows],
+        (first, last),
+        _rows_label(first, last, n),
     )
-    _colorbar(fig, image, [ax], "$r$")
-    weights = [
-        panel(
-            grid[2, 0:3],
-            w_write,
-            f"write weightings, write head {head}",
-            location,
-            WEIGHTS_CMAP,
-            (0.0, w_max),
-            (first, last),
-        ),
-        panel(
-            grid[2, 3:6],
-            w_read,
-            f"read weightings, read head {head}",
-            location,
-            WEIGHTS_CMAP,
-            (0.0, w_max),
-            (first, last),
-        ),
-    ]
-    _colorbar(fig, weights[-1][1], [ax for ax, _ in weights], "weight")
     fig.suptitle(f"{title} (sequence {row}, {batch.num_steps} steps)", fontsize=13)
     return fig
 
 
 # ------------------------------------------------------------------ 3. addressing stages
+
+
+def _stage_titles(beta: Any, gate: Any, shift: np.ndarray, gamma: Any) -> list[str]:
+    """The four panel titles of ``addressing_stages``, with the head's beta, g, s and gamma."""
+    half = (shift.shape[0] - 1) // 2
+    shifts = ", ".join(
+        f"{j:+d}: {p:.2f}" for j, p in zip(range(-half, half + 1), shift, strict=True)
+    )
+    return [
+        f"1. content $w^c$\n$\\beta$ = {float(beta):.2f}",
+        f"2. interpolated $w^g$\n$g$ = {float(gate):.3f}  (1: content, 0: previous)",
+        f"3. shifted $\\tilde w$\n$s$ = [{shifts}]",
+        f"4. sharpened $w$\n$\\gamma$ = {float(gamma):.2f}",
+    ]
+
+
+def _stage_bars(
+    ax: Any, w: np.ndarray, panel_title: str, colour: str, previous: np.ndarray | None
+) -> None:
+    """One stage's weighting [N] as bars; ``previous`` (w_{t-1}) drawn over it as a step line."""
+    n = w.shape[0]
+    locations = np.arange(n)
+    ax.bar(locations, w, width=1.0, color=colour, linewidth=0)
+    if previous is not None:
+        ax.step(locations, previous, where="mid", color="0.35", linewidth=1.0, label="$w_{t-1}$")
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(panel_title, fontsize=10)
+    ax.set_xlabel("memory location", fontsize=9)
+    ax.set_xlim(-0.5, n - 0.5)
+    top = max(float(w.max()), float(previous.max()) if previous is not None else 0)
+    ax.set_ylim(0.0, max(1e-6, 1.08 * top))
+    ax.tick_params(labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def addressing_stages(
@@ -455,35 +574,12 @@ def addressing_stages(
     stages = [at(s) for s in ("content", "gated", "shifted", "weights")]  # each [N]
     beta, gate, shift, gamma = at("beta"), at("gate"), at("shift"), at("gamma")
     previous = getattr(trace, f"{head}_weights")[step - 1, row, index] if step > 0 else None
-    half = (shift.shape[0] - 1) // 2
-    shifts = ", ".join(
-        f"{j:+d}: {p:.2f}" for j, p in zip(range(-half, half + 1), shift, strict=True)
-    )
-    titles = [
-        f"1. content $w^c$\n$\\beta$ = {float(beta):.2f}",
-        f"2. interpolated $w^g$\n$g$ = {float(gate):.3f}  (1: content, 0: previous)",
-        f"3. shifted $\\tilde w$\n$s$ = [{shifts}]",
-        f"4. sharpened $w$\n$\\gamma$ = {float(gamma):.2f}",
-    ]
-    n = stages[0].shape[0]
-    locations = np.arange(n)
+    titles = _stage_titles(beta, gate, shift, gamma)
     fig = _figure(16.0, 4.2)
     axes = fig.subplots(1, 4, sharex=True)
     colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b2"]
     for k, (ax, w, panel_title) in enumerate(zip(axes, stages, titles, strict=True)):
-        ax.bar(locations, w, width=1.0, color=colours[k], linewidth=0)
-        if k == 1 and previous is not None:
-            ax.step(
-                locations, previous, where="mid", color="0.35", linewidth=1.0, label="$w_{t-1}$"
-            )
-            ax.legend(fontsize=8, loc="upper right")
-        ax.set_title(panel_title, fontsize=10)
-        ax.set_xlabel("memory location", fontsize=9)
-        ax.set_xlim(-0.5, n - 0.5)
-        top = max(float(w.max()), float(previous.max()) if k == 1 and previous is not None else 0)
-        ax.set_ylim(0.0, max(1e-6, 1.08 * top))
-        ax.tick_params(labelsize=8)
-        ax.grid(axis="y", alpha=0.3)
+        _stage_bars(ax, w, panel_title, colours[k], previous if k == 1 else None)
     axes[0].set_ylabel("weight", fontsize=9)
     addresses = "$M_{t-1}$" if head == "write" else "$M_t$ (after the write)"
     if title is None:
@@ -825,6 +921,24 @@ def context_consistency(rows: np.ndarray, contexts: np.ndarray) -> float:
     return modal / rows.size
 
 
+def _ngram_sides(trace: Trace, batch: Any, order: int, head: int) -> dict[str, tuple]:
+    """{"write": (row written [T', B], context of the bits before x_t [T', B]), "read": (row
+    read, context of the bits up to x_t)}, over the steps that have a whole context."""
+    contexts = ngram_contexts(batch.inputs[:, :, 0], order)  # [T, B], context ending at x_t
+    start = order - 1
+    return {
+        "write": (trace.write_weights[start:, :, head].argmax(-1), contexts[start - 1 : -1]),
+        "read": (trace.read_weights[start - 1 :, :, head].argmax(-1), contexts[start - 1 :]),
+    }
+
+
+def _context_table(where: np.ndarray, context: np.ndarray, n: int, count: int) -> np.ndarray:
+    """[n, count]: for each context, the share of its steps spent at each memory row."""
+    table = np.zeros((n, count))
+    np.add.at(table, (where, context), 1.0)
+    return table / np.maximum(table.sum(axis=0, keepdims=True), 1.0)
+
+
 def ngram_context_rows(
     model: Any,
     batch: Any,
@@ -847,19 +961,13 @@ def ngram_context_rows(
     shuffled within each sequence (what chance gives). Axes: 2 panels, 1 colour bar.
     """
     _, trace = _run_traced(model, batch.inputs)
-    contexts = ngram_contexts(batch.inputs[:, :, 0], order)  # [T, B], context ending at x_t
-    start = order - 1
-    sides = {
-        "write": (trace.write_weights[start:, :, head].argmax(-1), contexts[start - 1 : -1]),
-        "read": (trace.read_weights[start - 1 :, :, head].argmax(-1), contexts[start - 1 :]),
-    }
+    sides = _ngram_sides(trace, batch, order, head)
     n, count = trace.write_weights.shape[-1], 1 << (order - 1)
     row = _check_index(row, batch.batch_size, "row")
-    tables = {}
-    for side, (where, context) in sides.items():
-        table = np.zeros((n, count))
-        np.add.at(table, (where[:, row], context[:, row]), 1.0)
-        tables[side] = table / np.maximum(table.sum(axis=0, keepdims=True), 1.0)
+    tables = {
+        side: _context_table(where[:, row], context[:, row], n, count)
+        for side, (where, context) in sides.items()
+    }
     rows = weight_mass_rows(np.stack(list(tables.values())).swapaxes(1, 2), mass=0.9)
     rng = np.random.default_rng(0)
     fig = _figure(15.0, 6.0)
@@ -976,6 +1084,20 @@ def architecture_diagram() -> Figure:
     ax = fig.subplots()
     ax.set(xlim=(0, 16), ylim=(0.2, 7.3), aspect="equal")
     ax.axis("off")
+    centres = _draw_boxes_and_arrows(ax)
+    # y_t leaves the machine
+    oy = centres["output"][1]
+    ax.add_patch(FancyArrowPatch((2.1, oy), (0.6, oy), arrowstyle="-|>", mutation_scale=14, lw=1.4))
+    ax.text(0.55, oy + 0.3, "$y_t$", fontsize=10, ha="center")
+    _draw_recurrent_state(ax)
+    ax.set_title(
+        "One time step of the NTM (numbers: the order of model.NTM._step_forward)", fontsize=12
+    )
+    return fig
+
+
+def _draw_boxes_and_arrows(ax: Any) -> dict[str, tuple[float, float]]:
+    """The diagram's boxes and the data flow of one step between them; the boxes' centres."""
     centres = {}
     for name, (x, y, w, h, colour, text) in DIAGRAM_BOXES.items():
         ax.add_patch(
@@ -1001,11 +1123,11 @@ def architecture_diagram() -> Figure:
                 zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9},
             )
-    # y_t leaves the machine
-    oy = centres["output"][1]
-    ax.add_patch(FancyArrowPatch((2.1, oy), (0.6, oy), arrowstyle="-|>", mutation_scale=14, lw=1.4))
-    ax.text(0.55, oy + 0.3, "$y_t$", fontsize=10, ha="center")
-    # the state that goes on to step t + 1
+    return centres
+
+
+def _draw_recurrent_state(ax: Any) -> None:
+    """Dashed arrows: the state that goes on to step t + 1."""
     recurrent = dict(arrowstyle="-|>", mutation_scale=12, lw=1.1, ls="--", color="#7a7a7a")
     ax.add_patch(
         FancyArrowPatch((10.5, 0.9), (3.35, 3.0), connectionstyle="arc3,rad=-0.35", **recurrent)
@@ -1032,10 +1154,6 @@ def architecture_diagram() -> Figure:
         va="top",
     )
     ax.text(3.35, 4.95, "$h_t, c_t$ → next step", fontsize=8, color="#555555", ha="center")
-    ax.set_title(
-        "One time step of the NTM (numbers: the order of model.NTM._step_forward)", fontsize=12
-    )
-    return fig
 
 
 # ------------------------------------------------------------------ 7. learning curves
