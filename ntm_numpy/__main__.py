@@ -28,7 +28,6 @@ from .configs import (
     ConfigError,
     ResumeMismatchError,
     TrainConfig,
-    checked_task,
     model_class,
     positive_int,
     positive_number,
@@ -424,22 +423,6 @@ def _add_figures(sub) -> None:
     fig.add_argument("--out", default="figures")
 
 
-def _load(spec: str):
-    from .checkpoint import PRETRAINED_DIR, pretrained_names, read
-
-    path = Path(spec)
-    if not path.exists():
-        if (PRETRAINED_DIR / f"{spec}.npz").exists():
-            path = PRETRAINED_DIR / f"{spec}.npz"
-        elif "/" not in spec and not spec.endswith(".npz"):
-            names = ", ".join(pretrained_names()) or "none"
-            raise UsageError(
-                f"{spec!r} is neither a checkpoint file nor a pretrained model "
-                f"(pretrained: {names})"
-            )
-    return read(path)
-
-
 def _check_workers(args) -> None:
     """More workers than sequences in a batch is an error (the extra ones would idle); more
     than this process's cores a warning (they take turns)."""
@@ -555,26 +538,14 @@ def _checked_lengths(task, lengths: list[int]) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from .checkpoint import find_checkpoint, read
 
     _require_device(args.device)
-    checkpoint = _load(args.checkpoint)
-    state = checkpoint.train_state or {}
-    saved = state.get("config") or {}
-    task_name = args.task or saved.get("task")
-    if task_name is None:
-        raise UsageError(f"{checkpoint.path}: does not say its task; pass --task")
-    options = dict(saved.get("task_options") or {}) if task_name == saved.get("task") else {}
-    options.update(dict(args.task_option))
-    task = checked_task(task_name, options)
+    checkpoint = read(find_checkpoint(args.checkpoint))  # a file, or a pretrained name
+    task = checkpoint.task(args.task, **dict(args.task_option))  # default: the run's own
     if args.lengths:
         _checked_lengths(task, args.lengths)
-    model = checkpoint.model
-    if (model.config.input_size, model.config.outputs) != (task.input_size, task.output_size):
-        raise UsageError(
-            f"{checkpoint.path}: the model reads {model.config.input_size} and "
-            f"writes {model.config.outputs} channels, the task {task_name} has "
-            f"{task.input_size} and {task.output_size}"
-        )
+    task_name, model = task.name, checkpoint.model
     if args.device == "gpu":
         model.to("gpu")
     from .threads import set_blas_threads
@@ -668,10 +639,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from . import viz
+    from .figures import all_figures
 
     start = time.perf_counter()
-    for path in viz.all_figures(_writable_directory(Path(args.out), "--out")):
+    for path in all_figures(_writable_directory(Path(args.out), "--out")):
         print(path)
     print(f"done in {time.perf_counter() - start:.1f}s")
     return 0

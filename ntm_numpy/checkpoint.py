@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
-from .configs import MODEL_TYPES, model_class, model_config, parameter_shapes
+from .configs import MODEL_TYPES, checked_task, model_class, model_config, parameter_shapes
+from .files import write_atomic
 from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
+from .tasks import Task
 from .training.state import TrainStateError, check_train_state
 
 FORMAT = "ntm_numpy.checkpoint/1"
@@ -77,19 +78,7 @@ def save(
         meta["optimizer"] = {k: v for k, v in state.items() if k != "state"}
         arrays.update({f"optim/{k}": to_numpy(v) for k, v in state["state"].items()})
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a checkpoint is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: np.savez(f, **arrays), durable=True)
 
 
 @dataclass
@@ -101,6 +90,31 @@ class Checkpoint:
     optimizer_state: dict[str, Any] | None  # ready for ``optim.optimizer_from_state``
     train_state: dict[str, Any] | None
     extra: dict[str, Any]
+
+    def task(self, name: str | None = None, **options: Any) -> Task:
+        """The task the model was trained on, rebuilt from the run's config in ``train_state``.
+
+        ``name`` asks for another task (the run's options then do not apply); ``options``
+        override the task's options. Raises ``CheckpointError`` where the checkpoint names no
+        task and none is given, or where the task's input and output widths are not the
+        model's; an unknown task or option is a ``configs.ConfigError``.
+        """
+        run = (self.train_state or {}).get("config") or {}
+        if name is None and "task" not in run:
+            raise CheckpointError(
+                f"{self.path}: its train_state names no task (a model saved outside a training "
+                "run); name the task (on the command line: --task)"
+            )
+        if name is None or name == run.get("task"):
+            name, options = run["task"], {**(run.get("task_options") or {}), **options}
+        task = checked_task(name, options)
+        model = self.model.config
+        if (model.input_size, model.outputs) != (task.input_size, task.output_size):
+            raise CheckpointError(
+                f"{self.path}: the model reads {model.input_size} and writes {model.outputs} "
+                f"channels, the task {task.name} has {task.input_size} and {task.output_size}"
+            )
+        return task
 
 
 # A checkpoint is never trusted: before anything is inflated or allocated, every member of the
@@ -387,24 +401,25 @@ def export_pretrained(
     )
     metrics = run_dir / "metrics.jsonl"
     if metrics.exists():
-        target = dest_dir / f"{name}.metrics.jsonl"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
-        with os.fdopen(fd, "wb") as f:
-            f.write(metrics.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        log = metrics.read_bytes()
+        write_atomic(dest_dir / f"{name}.metrics.jsonl", lambda f: f.write(log))
     return path
 
 
 def find_checkpoint(spec: str | os.PathLike) -> Path:
     """The file ``spec`` names: a path, or else the name of a pretrained model (``"copy"``, as
-    ``pretrained`` takes). A name that is neither is returned as a path, for ``read`` to
-    report."""
+    ``pretrained`` takes). A bare name (letters, digits, underscores) that is neither is a
+    ``CheckpointError`` listing the pretrained names; any other path is returned as it is, for
+    ``read`` to report."""
     path = Path(spec)
     if not path.exists() and isinstance(spec, str) and spec.replace("_", "").isalnum():
         shipped = PRETRAINED_DIR / f"{spec}.npz"
         if shipped.exists():
             return shipped
+        raise CheckpointError(
+            f"{spec!r} is neither a checkpoint file nor a pretrained model "
+            f"(pretrained: {', '.join(pretrained_names()) or 'none yet'})"
+        )
     return path
 
 
@@ -412,10 +427,22 @@ def pretrained_names() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.npz"))
 
 
-def pretrained(name: str):
-    """A model shipped in ``ntm_numpy/pretrained/`` (``copy``, ``lstm_copy``, ...)."""
+def _pretrained_path(name: str) -> Path:
     path = PRETRAINED_DIR / f"{name}.npz"
-    if not path.exists():
+    if not isinstance(name, str) or not path.exists():
         available = ", ".join(pretrained_names()) or "none yet"
         raise ValueError(f"no pretrained model named {name!r}; available: {available}")
-    return load(path)
+    return path
+
+
+def pretrained(name: str):
+    """A model shipped in ``ntm_numpy/pretrained/`` (``copy``, ``lstm_copy``, ...)."""
+    return load(_pretrained_path(name))
+
+
+def pretrained_with_task(name: str) -> tuple[Any, Task]:
+    """``(model, task)``: the pretrained model ``name`` and the task it was trained on, built
+    with the run's own options (``Checkpoint.task``). An unknown name is a ``ValueError``
+    listing the names shipped."""
+    saved = read(_pretrained_path(name))
+    return saved.model, saved.task()

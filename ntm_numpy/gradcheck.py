@@ -22,6 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .gradcheck_cases import (
+    MEMORY_INITS,
+    OP_CASES,
+    ModelCase,
+    OpCase,
+    model_cases,
+    model_sequence,
+    tiny_ntm,
+)
+
 
 def rel_error(analytic, numeric) -> float:
     """max|a - n| / max(1e-8, max(|a| + |n|)); 0 for two empty arrays."""
@@ -138,244 +148,40 @@ OP_BOUND = 1e-7
 MODEL_BOUND = 1e-5
 
 
-def _random_weighting(rng, *shape):
-    w = rng.random(shape) + 0.05
-    return w / w.sum(axis=-1, keepdims=True)
+def op_case_errors(case: OpCase, seed: int = 0) -> list[float]:
+    """The relative error of each checked input of ``case``, its inputs drawn from
+    ``default_rng(seed)`` and its upstream gradient from ``seed`` too."""
+    inputs = case.make_inputs(np.random.default_rng(seed))
+    return check_op(case.forward, case.backward, inputs, seed=seed, wrt=case.wrt)
 
 
-def op_checks(seed: int = 0) -> list[tuple[str, Callable[[], list[float]]]]:
-    """(name, thunk) for every op; each thunk returns the errors of that op's inputs."""
-    from .heads import Addressing, HeadLayout, heads_backward, heads_forward
-    from .ops import activations as act
-    from .ops import addressing as adr
-    from .ops import linear, loss, lstm, memory
-
-    rng = np.random.default_rng(seed)
-    B, H, N, M, S, C = 3, 3, 7, 5, 2, 4
-    K = 2 * S + 1
-    normal = rng.standard_normal
-
-    def heads_check():
-        layout = HeadLayout(num_write_heads=2, num_read_heads=1, memory_dim=M, shift_range=S)
-
-        def forward(raw):
-            params, cache = heads_forward(raw, layout)
-            return (*params.write, params.erase, params.add, *params.read), cache
-
-        def backward(*d):
-            *douts, cache = d
-            return heads_backward(
-                Addressing(*douts[:5]), douts[5], douts[6], Addressing(*douts[7:]), cache
-            )
-
-        return check_op(forward, backward, [normal((B, layout.size))], seed=seed)
-
-    def address_check():
-        def forward(*a):
-            w, cache = adr.address_forward(*a)
-            return w, cache
-
-        inputs = [
-            normal((B, H, M)),
-            rng.random((B, H, 1)) * 3 + 0.5,
-            rng.random((B, H, 1)),
-            _random_weighting(rng, B, H, K),
-            1.0 + rng.random((B, H, 1)) * 2,
-            _random_weighting(rng, B, H, N),
-            normal((B, N, M)),
-        ]
-        return check_op(forward, lambda d, c: tuple(adr.address_backward(d, c)), inputs, seed=seed)
-
-    def loss_check():
-        mask = (rng.random((6, B)) > 0.3).astype(float)
-        targets = (rng.random((6, B, M)) > 0.5).astype(float)
-        return check_op(
-            lambda z: loss.sigmoid_cross_entropy_forward(z, targets, mask),
-            lambda d, c: loss.sigmoid_cross_entropy_backward(d, c),
-            [normal((6, B, M))],
-            seed=seed,
-        )
-
-    return [
-        (
-            "sigmoid",
-            lambda: check_op(
-                act.sigmoid_forward, act.sigmoid_backward, [normal((B, C))], seed=seed
-            ),
-        ),
-        (
-            "tanh",
-            lambda: check_op(act.tanh_forward, act.tanh_backward, [normal((B, C))], seed=seed),
-        ),
-        (
-            "softplus",
-            lambda: check_op(
-                act.softplus_forward, act.softplus_backward, [normal((B, C))], seed=seed
-            ),
-        ),
-        (
-            "oneplus",
-            lambda: check_op(
-                act.oneplus_forward, act.oneplus_backward, [normal((B, C))], seed=seed
-            ),
-        ),
-        (
-            "softmax",
-            lambda: check_op(
-                act.softmax_forward, act.softmax_backward, [normal((B, H, N))], seed=seed
-            ),
-        ),
-        (
-            "linear",
-            lambda: check_op(
-                linear.linear_forward,
-                linear.linear_backward,
-                [normal((B, M)), normal((M, C)), normal(C)],
-                seed=seed,
-            ),
-        ),
-        (
-            "lstm step",
-            lambda: check_op(
-                lstm.lstm_step_forward,
-                lstm.lstm_step_backward,
-                [
-                    normal((B, M)),
-                    normal((B, C)),
-                    normal((B, C)),
-                    normal((M + C, 4 * C)) * 0.5,
-                    normal(4 * C),
-                ],
-                seed=seed,
-            ),
-        ),
-        (
-            "content",
-            lambda: check_op(
-                adr.content_forward,
-                adr.content_backward,
-                [normal((B, H, M)), normal((B, N, M)), rng.random((B, H, 1)) * 3 + 0.5],
-                seed=seed,
-            ),
-        ),
-        (
-            "interpolate",
-            lambda: check_op(
-                adr.interpolate_forward,
-                adr.interpolate_backward,
-                [
-                    _random_weighting(rng, B, H, N),
-                    _random_weighting(rng, B, H, N),
-                    rng.random((B, H, 1)),
-                ],
-                seed=seed,
-            ),
-        ),
-        (
-            "shift",
-            lambda: check_op(
-                adr.shift_forward,
-                adr.shift_backward,
-                [_random_weighting(rng, B, H, N), _random_weighting(rng, B, H, K)],
-                seed=seed,
-            ),
-        ),
-        (
-            "sharpen",
-            lambda: check_op(
-                adr.sharpen_forward,
-                adr.sharpen_backward,
-                [_random_weighting(rng, B, H, N), 1.0 + rng.random((B, H, 1)) * 2],
-                seed=seed,
-            ),
-        ),
-        ("address (4 stages)", address_check),
-        (
-            "read",
-            lambda: check_op(
-                memory.read_forward,
-                memory.read_backward,
-                [_random_weighting(rng, B, H, N), normal((B, N, M))],
-                seed=seed,
-            ),
-        ),
-        (
-            "write",
-            lambda: check_op(
-                memory.write_forward,
-                memory.write_backward,
-                [
-                    normal((B, N, M)),
-                    _random_weighting(rng, B, H, N),
-                    rng.random((B, H, M)),
-                    normal((B, H, M)),
-                ],
-                seed=seed,
-            ),
-        ),
-        ("heads", heads_check),
-        ("loss", loss_check),
-    ]
-
-
-MEMORY_INITS = ("constant", "learned", "random")
-
-
-def model_checks(
-    seed: int = 0, memory_inits: Sequence[str] = MEMORY_INITS
-) -> list[tuple[str, Callable[[], list[float]]]]:
-    """(name, thunk) for the whole model through time, each controller and each of
-    ``memory_inits``."""
-    unknown = sorted(set(memory_inits) - set(MEMORY_INITS))
-    if unknown or not memory_inits:
-        raise ValueError(
-            f"memory_inits must be a non-empty selection of {MEMORY_INITS}, got {memory_inits!r}"
-        )
-    from .model import NTM
-
-    def thunk(controller: str, memory_init: str):
-        def run() -> list[float]:
-            model = NTM(
-                input_size=4,
-                output_size=3,
-                memory_size=5,
-                memory_dim=3,
-                controller_size=4,
-                num_read_heads=2,
-                num_write_heads=2,
-                shift_range=1,
-                controller=controller,
-                memory_init=memory_init,
-                seed=seed,
-            )
-            rng = np.random.default_rng(seed)
-            T, B = 6, 2
-            x = rng.standard_normal((T, B, 4))
-            y = (rng.random((T, B, 3)) > 0.5).astype(float)
-            mask = (rng.random((T, B)) > 0.2).astype(float)
-            return list(check_model(model, x, y, mask, seed=seed).values())
-
-        return run
-
-    return [
-        (f"model T=6 {c} {m}", thunk(c, m)) for c in ("lstm", "feedforward") for m in memory_inits
-    ]
+def model_case_errors(case: ModelCase, seed: int = 0) -> dict[str, float]:
+    """The relative error of every parameter's gradient of ``case``'s model (built with
+    ``seed``) on its sequence (drawn with ``seed + case.data_seed``)."""
+    model = tiny_ntm(**{"seed": seed, **case.options})
+    x, y, mask = model_sequence(model, T=case.T, seed=seed + case.data_seed)
+    return check_model(model, x, y, mask if case.masked else None, seed=seed)
 
 
 def audit(
     seed: int = 0, include_model: bool = True, memory_inits: Sequence[str] = MEMORY_INITS
 ) -> list[CheckResult]:
-    """Run every check; one ``CheckResult`` per op (worst input) and per model variant (both
-    controllers, each of ``memory_inits``: a notebook that has no time for all six passes
-    fewer)."""
+    """Run every check of ``gradcheck_cases``: one ``CheckResult`` per op (the worst input of
+    all its cases) and per model variant (both controllers, each of ``memory_inits``: a
+    notebook that has no time for all six passes fewer)."""
+    model = model_cases(memory_inits) if include_model else []  # refuses bad memory_inits first
+    ops: dict[str, list[OpCase]] = {}
+    for case in OP_CASES:
+        ops.setdefault(case.op, []).append(case)
     results = []
-    checks = [(n, f, OP_BOUND) for n, f in op_checks(seed)]
-    if include_model:
-        checks += [(n, f, MODEL_BOUND) for n, f in model_checks(seed, memory_inits)]
-    for name, thunk, bound in checks:
+    for op, cases in ops.items():
         start = time.perf_counter()
-        errors = thunk()
-        results.append(CheckResult(name, max(errors), bound, time.perf_counter() - start))
+        worst = max(max(op_case_errors(case, seed)) for case in cases)
+        results.append(CheckResult(op, worst, OP_BOUND, time.perf_counter() - start))
+    for case in model:
+        start = time.perf_counter()
+        worst = max(model_case_errors(case, seed).values())
+        results.append(CheckResult(case.name, worst, MODEL_BOUND, time.perf_counter() - start))
     return results
 
 

@@ -17,8 +17,11 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     ngram_context_rows(model, batch)      N-grams: the row used against the context (fig. 15)
     architecture_diagram()                the machine in one picture: one step's data flow
     learning_curves(runs, title)          cost per sequence against sequences seen
+    learning_curve_panels(panels, title)  ... one panel per task
     demo_figures(model, out_dir)          the two figures ``python -m ntm_numpy demo`` writes
-    all_figures(out_dir)                  every figure, from the models in ntm_numpy/pretrained
+
+``python -m ntm_numpy figures`` (every figure in figures/, from the pretrained models) is
+``figures.all_figures``: it chooses the models and sequences and calls these.
 
 Model outputs are logits; the pictures show the sigmoid of them, the probability of a 1 bit.
 Steps that the task does not score (mask 0) are shaded in the target and output panels.
@@ -28,10 +31,8 @@ zoomed on the memory rows that hold their weight mass (``weight_mass_rows``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,21 +44,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
-from . import checkpoint
 from .backend import to_numpy
+from .files import write_atomic
 from .model import Trace
-from .tasks import make_task, optimal_cost
+from .ops.activations import sigmoid
+from .tasks import make_task
 from .tasks.ngrams import next_context
 
 DPI = 110
-TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "ngrams", "priority_sort")
-TASK_TITLES = {
-    "copy": "Copy",
-    "repeat_copy": "Repeat copy",
-    "associative_recall": "Associative recall",
-    "ngrams": "Dynamic N-grams",
-    "priority_sort": "Priority sort",
-}
 
 BITS_CMAP = colormaps["Greys"].with_extremes(bad="#dce6f2")  # 0 white, 1 black; unscored: blue
 WEIGHTS_CMAP = colormaps["viridis"]
@@ -81,29 +75,13 @@ def _figure(width: float, height: float) -> Figure:
 def save(fig: Figure, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG to ``path``, atomically: a temporary file beside it, then a rename,
     so a reader never sees half a picture. Creates the folder; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    """sigma(z) = (1 + tanh(z / 2)) / 2, which never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
+    return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
 
 
 def _probabilities(model: Any, inputs: np.ndarray) -> np.ndarray:
     """sigma(logits) of ``model`` on ``inputs`` [T, B, in], as host float64 [T, B, out]."""
     logits, _ = model.forward(inputs, keep_cache=False)
-    return _sigmoid(to_numpy(logits))
+    return sigmoid(to_numpy(logits).astype(np.float64))
 
 
 def _run_traced(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, Trace]:
@@ -114,7 +92,7 @@ def _run_traced(model: Any, inputs: np.ndarray) -> tuple[np.ndarray, Trace]:
         raise ValueError(
             f"{type(model).__name__} keeps no trace of heads or memory; this figure needs an NTM"
         )
-    return _sigmoid(to_numpy(logits)), Trace(*(to_numpy(a) for a in trace))
+    return sigmoid(to_numpy(logits).astype(np.float64)), Trace(*(to_numpy(a) for a in trace))
 
 
 def _check_index(value: int, size: int, name: str) -> int:
@@ -241,6 +219,19 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 # ------------------------------------------------------------------ 1. copy generalisation
 
 
+def _copy_column(models: Mapping[str, Any], task: Any, length: int, seed: int) -> tuple:
+    """(length, targets [K, S], {name: (outputs [K, S], wrong bits)}) of one copy sequence of
+    ``length``, on its scored steps only."""
+    batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
+    scored = _scored_steps(batch.mask, 0)
+    targets = batch.targets[scored, 0].T  # [K, S]
+    outputs = {}
+    for name, model in models.items():
+        probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
+        outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
+    return length, targets, outputs
+
+
 def copy_generalisation(
     models: Mapping[str, Any],
     task: Any,
@@ -266,17 +257,7 @@ def copy_generalisation(
     if not lengths:
         raise ValueError("lengths: expected at least one length")
 
-    columns = []  # per length: (length, targets [K, S], {name: (outputs [K, S], errors)})
-    for length in lengths:
-        batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
-        scored = _scored_steps(batch.mask, 0)
-        targets = batch.targets[scored, 0].T  # [K, S]
-        outputs = {}
-        for name, model in models.items():
-            probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
-            outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
-        columns.append((length, targets, outputs))
-
+    columns = [_copy_column(models, task, length, seed) for length in lengths]
     steps = [targets.shape[1] for _, targets, _ in columns]
     ratios = [max(s, max(steps) / 4) for s in steps]
     rows = 1 + len(models)
@@ -313,6 +294,157 @@ def copy_generalisation(
 # ------------------------------------------------------------------ 2. head heatmaps
 
 
+def _panel(
+    fig: Figure,
+    cell: Any,
+    mask_row: np.ndarray,
+    data: np.ndarray,
+    panel_title: str,
+    ylabel: str,
+    cmap: Any,
+    limits: tuple[float, float],
+    rows: tuple[int, int] | None = None,
+) -> tuple[Any, Any]:
+    """One heatmap of ``head_heatmaps`` in grid cell ``cell``, with the phase lines; (axes,
+    image)."""
+    ax = fig.add_subplot(cell)
+    image = _heatmap(
+        ax,
+        data,
+        title=panel_title,
+        ylabel=ylabel,
+        cmap=cmap,
+        vmin=limits[0],
+        vmax=limits[1],
+        rows=rows,
+    )
+    _phase_lines(ax, mask_row)
+    return ax, image
+
+
+def _io_panels(
+    fig: Figure,
+    grid: Any,
+    mask_row: np.ndarray,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    outputs: np.ndarray,
+) -> None:
+    """The top row of ``head_heatmaps``: inputs, targets and outputs, with their colour bars."""
+    bits = (0.0, 1.0)
+    if np.any(
+        inputs < 0
+    ):  # a count or a priority below zero: blue negative, white zero, red positive
+        limit = _symmetric_limit(inputs)
+        ax, image = _panel(
+            fig,
+            grid[0, 0:2],
+            mask_row,
+            inputs,
+            "inputs (signed scale)",
+            "input channel",
+            SIGNED_CMAP,
+            (-limit, limit),
+        )
+        _colorbar(fig, image, [ax], "input value")
+        top = []
+    else:
+        top = [
+            _panel(fig, grid[0, 0:2], mask_row, inputs, "inputs", "input channel", BITS_CMAP, bits)
+        ]
+    top += [
+        _panel(
+            fig,
+            grid[0, 2:4],
+            mask_row,
+            targets,
+            f"targets ({UNSCORED})",
+            "output bit",
+            BITS_CMAP,
+            bits,
+        ),
+        _panel(
+            fig,
+            grid[0, 4:6],
+            mask_row,
+            outputs,
+            f"outputs σ(y) ({UNSCORED})",
+            "output bit",
+            BITS_CMAP,
+            bits,
+        ),
+    ]
+    _colorbar(fig, top[-1][1], [ax for ax, _ in top], "bit / σ(y)")
+
+
+def _vector_panels(
+    fig: Figure, grid: Any, mask_row: np.ndarray, head: int, adds: np.ndarray, reads: np.ndarray
+) -> None:
+    """The middle row of ``head_heatmaps``: add vectors and read vectors, each with its bar."""
+    ax, image = _panel(
+        fig,
+        grid[1, 0:3],
+        mask_row,
+        adds,
+        f"add vectors $a_t$, write head {head}",
+        "element of $a_t$",
+        SIGNED_CMAP,
+        (-1.0, 1.0),
+    )
+    _colorbar(fig, image, [ax], "$a$")
+    limit = _symmetric_limit(reads)
+    ax, image = _panel(
+        fig,
+        grid[1, 3:6],
+        mask_row,
+        reads,
+        f"read vectors $r_t$, read head {head}",
+        "element of $r_t$",
+        SIGNED_CMAP,
+        (-limit, limit),
+    )
+    _colorbar(fig, image, [ax], "$r$")
+
+
+def _weight_panels(
+    fig: Figure,
+    grid: Any,
+    mask_row: np.ndarray,
+    head: int,
+    w_write: np.ndarray,
+    w_read: np.ndarray,
+    rows: tuple[int, int],
+    location: str,
+) -> None:
+    """The bottom row of ``head_heatmaps``: write and read weightings on one colour scale."""
+    w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
+    weights = [
+        _panel(
+            fig,
+            grid[2, 0:3],
+            mask_row,
+            w_write,
+            f"write weightings, write head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            rows,
+        ),
+        _panel(
+            fig,
+            grid[2, 3:6],
+            mask_row,
+            w_read,
+            f"read weightings, read head {head}",
+            location,
+            WEIGHTS_CMAP,
+            (0.0, w_max),
+            rows,
+        ),
+    ]
+    _colorbar(fig, weights[-1][1], [ax for ax, _ in weights], "weight")
+
+
 def head_heatmaps(
     model: Any,
     batch: Any,
@@ -341,107 +473,72 @@ def head_heatmaps(
     _check_index(head, trace.read_weights.shape[2], "head (read heads)")
     mask_row = batch.mask[:, row]
     unscored = mask_row[None, :] <= 0
-
-    inputs = batch.inputs[:, row].T  # [in, T]
-    targets = np.where(unscored, np.nan, batch.targets[:, row].T)  # [out, T]
-    outputs = np.where(unscored, np.nan, probs[:, row].T)  # [out, T]
-    adds = trace.add[:, row, head].T  # [M, T]
-    reads = trace.reads[:, row, head].T  # [M, T]
     w_write = trace.write_weights[:, row, head].T  # [N, T]
     w_read = trace.read_weights[:, row, head].T  # [N, T]
-
     n = w_write.shape[0]
-    first, last = 0, n - 1
-    if crop:
-        first, last = weight_mass_rows(np.stack([w_write.T, w_read.T]))
-    location = _rows_label(first, last, n)
-    w_write, w_read = w_write[first : last + 1], w_read[first : last + 1]
-    w_max = max(1e-6, float(w_write.max()), float(w_read.max()))
-    read_limit = _symmetric_limit(reads)
+    first, last = weight_mass_rows(np.stack([w_write.T, w_read.T])) if crop else (0, n - 1)
 
     fig = _figure(14.0, 10.0)
     grid = fig.add_gridspec(3, 6, height_ratios=[1.0, 1.0, 2.0])
-
-    def panel(cell, data, panel_title, ylabel, cmap, limits, rows=None):
-        ax = fig.add_subplot(cell)
-        image = _heatmap(
-            ax,
-            data,
-            title=panel_title,
-            ylabel=ylabel,
-            cmap=cmap,
-            vmin=limits[0],
-            vmax=limits[1],
-            rows=rows,
-        )
-        _phase_lines(ax, mask_row)
-        return ax, image
-
-    bits = (0.0, 1.0)
-    signed = bool(np.any(inputs < 0))
-    if signed:  # a count or a priority below zero: blue negative, white zero, red positive
-        input_limit = _symmetric_limit(inputs)
-        ax, image = panel(
-            grid[0, 0:2],
-            inputs,
-            "inputs (signed scale)",
-            "input channel",
-            SIGNED_CMAP,
-            (-input_limit, input_limit),
-        )
-        _colorbar(fig, image, [ax], "input value")
-        top = []
-    else:
-        top = [panel(grid[0, 0:2], inputs, "inputs", "input channel", BITS_CMAP, bits)]
-    top += [
-        panel(grid[0, 2:4], targets, f"targets ({UNSCORED})", "output bit", BITS_CMAP, bits),
-        panel(grid[0, 4:6], outputs, f"outputs σ(y) ({UNSCORED})", "output bit", BITS_CMAP, bits),
-    ]
-    _colorbar(fig, top[-1][1], [ax for ax, _ in top], "bit / σ(y)")
-    ax, image = panel(
-        grid[1, 0:3],
-        adds,
-        f"add vectors $a_t$, write head {head}",
-        "element of $a_t$",
-        SIGNED_CMAP,
-        (-1.0, 1.0),
+    _io_panels(
+        fig,
+        grid,
+        mask_row,
+        batch.inputs[:, row].T,  # [in, T]
+        np.where(unscored, np.nan, batch.targets[:, row].T),  # [out, T]
+        np.where(unscored, np.nan, probs[:, row].T),  # [out, T]
     )
-    _colorbar(fig, image, [ax], "$a$")
-    ax, image = panel(
-        grid[1, 3:6],
-        reads,
-        f"read vectors $r_t$, read head {head}",
-        "element of $r_t$",
-        SIGNED_CMAP,
-        (-read_limit, read_limit),
+    adds, reads = trace.add[:, row, head].T, trace.reads[:, row, head].T  # [M, T] each
+    _vector_panels(fig, grid, mask_row, head, adds, reads)
+    crop_rows = slice(first, last + 1)
+    _weight_panels(
+        fig,
+        grid,
+        mask_row,
+        head,
+        w_write[crop_rows],
+        w_read[crop_rows],
+        (first, last),
+        _rows_label(first, last, n),
     )
-    _colorbar(fig, image, [ax], "$r$")
-    weights = [
-        panel(
-            grid[2, 0:3],
-            w_write,
-            f"write weightings, write head {head}",
-            location,
-            WEIGHTS_CMAP,
-            (0.0, w_max),
-            (first, last),
-        ),
-        panel(
-            grid[2, 3:6],
-            w_read,
-            f"read weightings, read head {head}",
-            location,
-            WEIGHTS_CMAP,
-            (0.0, w_max),
-            (first, last),
-        ),
-    ]
-    _colorbar(fig, weights[-1][1], [ax for ax, _ in weights], "weight")
     fig.suptitle(f"{title} (sequence {row}, {batch.num_steps} steps)", fontsize=13)
     return fig
 
 
 # ------------------------------------------------------------------ 3. addressing stages
+
+
+def _stage_titles(beta: Any, gate: Any, shift: np.ndarray, gamma: Any) -> list[str]:
+    """The four panel titles of ``addressing_stages``, with the head's beta, g, s and gamma."""
+    half = (shift.shape[0] - 1) // 2
+    shifts = ", ".join(
+        f"{j:+d}: {p:.2f}" for j, p in zip(range(-half, half + 1), shift, strict=True)
+    )
+    return [
+        f"1. content $w^c$\n$\\beta$ = {float(beta):.2f}",
+        f"2. interpolated $w^g$\n$g$ = {float(gate):.3f}  (1: content, 0: previous)",
+        f"3. shifted $\\tilde w$\n$s$ = [{shifts}]",
+        f"4. sharpened $w$\n$\\gamma$ = {float(gamma):.2f}",
+    ]
+
+
+def _stage_bars(
+    ax: Any, w: np.ndarray, panel_title: str, colour: str, previous: np.ndarray | None
+) -> None:
+    """One stage's weighting [N] as bars; ``previous`` (w_{t-1}) drawn over it as a step line."""
+    n = w.shape[0]
+    locations = np.arange(n)
+    ax.bar(locations, w, width=1.0, color=colour, linewidth=0)
+    if previous is not None:
+        ax.step(locations, previous, where="mid", color="0.35", linewidth=1.0, label="$w_{t-1}$")
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(panel_title, fontsize=10)
+    ax.set_xlabel("memory location", fontsize=9)
+    ax.set_xlim(-0.5, n - 0.5)
+    top = max(float(w.max()), float(previous.max()) if previous is not None else 0)
+    ax.set_ylim(0.0, max(1e-6, 1.08 * top))
+    ax.tick_params(labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def addressing_stages(
@@ -477,35 +574,12 @@ def addressing_stages(
     stages = [at(s) for s in ("content", "gated", "shifted", "weights")]  # each [N]
     beta, gate, shift, gamma = at("beta"), at("gate"), at("shift"), at("gamma")
     previous = getattr(trace, f"{head}_weights")[step - 1, row, index] if step > 0 else None
-    half = (shift.shape[0] - 1) // 2
-    shifts = ", ".join(
-        f"{j:+d}: {p:.2f}" for j, p in zip(range(-half, half + 1), shift, strict=True)
-    )
-    titles = [
-        f"1. content $w^c$\n$\\beta$ = {float(beta):.2f}",
-        f"2. interpolated $w^g$\n$g$ = {float(gate):.3f}  (1: content, 0: previous)",
-        f"3. shifted $\\tilde w$\n$s$ = [{shifts}]",
-        f"4. sharpened $w$\n$\\gamma$ = {float(gamma):.2f}",
-    ]
-    n = stages[0].shape[0]
-    locations = np.arange(n)
+    titles = _stage_titles(beta, gate, shift, gamma)
     fig = _figure(16.0, 4.2)
     axes = fig.subplots(1, 4, sharex=True)
     colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b2"]
     for k, (ax, w, panel_title) in enumerate(zip(axes, stages, titles, strict=True)):
-        ax.bar(locations, w, width=1.0, color=colours[k], linewidth=0)
-        if k == 1 and previous is not None:
-            ax.step(
-                locations, previous, where="mid", color="0.35", linewidth=1.0, label="$w_{t-1}$"
-            )
-            ax.legend(fontsize=8, loc="upper right")
-        ax.set_title(panel_title, fontsize=10)
-        ax.set_xlabel("memory location", fontsize=9)
-        ax.set_xlim(-0.5, n - 0.5)
-        top = max(float(w.max()), float(previous.max()) if k == 1 and previous is not None else 0)
-        ax.set_ylim(0.0, max(1e-6, 1.08 * top))
-        ax.tick_params(labelsize=8)
-        ax.grid(axis="y", alpha=0.3)
+        _stage_bars(ax, w, panel_title, colours[k], previous if k == 1 else None)
     axes[0].set_ylabel("weight", fontsize=9)
     addresses = "$M_{t-1}$" if head == "write" else "$M_t$ (after the write)"
     if title is None:
@@ -847,6 +921,24 @@ def context_consistency(rows: np.ndarray, contexts: np.ndarray) -> float:
     return modal / rows.size
 
 
+def _ngram_sides(trace: Trace, batch: Any, order: int, head: int) -> dict[str, tuple]:
+    """{"write": (row written [T', B], context of the bits before x_t [T', B]), "read": (row
+    read, context of the bits up to x_t)}, over the steps that have a whole context."""
+    contexts = ngram_contexts(batch.inputs[:, :, 0], order)  # [T, B], context ending at x_t
+    start = order - 1
+    return {
+        "write": (trace.write_weights[start:, :, head].argmax(-1), contexts[start - 1 : -1]),
+        "read": (trace.read_weights[start - 1 :, :, head].argmax(-1), contexts[start - 1 :]),
+    }
+
+
+def _context_table(where: np.ndarray, context: np.ndarray, n: int, count: int) -> np.ndarray:
+    """[n, count]: for each context, the share of its steps spent at each memory row."""
+    table = np.zeros((n, count))
+    np.add.at(table, (where, context), 1.0)
+    return table / np.maximum(table.sum(axis=0, keepdims=True), 1.0)
+
+
 def ngram_context_rows(
     model: Any,
     batch: Any,
@@ -869,19 +961,13 @@ def ngram_context_rows(
     shuffled within each sequence (what chance gives). Axes: 2 panels, 1 colour bar.
     """
     _, trace = _run_traced(model, batch.inputs)
-    contexts = ngram_contexts(batch.inputs[:, :, 0], order)  # [T, B], context ending at x_t
-    start = order - 1
-    sides = {
-        "write": (trace.write_weights[start:, :, head].argmax(-1), contexts[start - 1 : -1]),
-        "read": (trace.read_weights[start - 1 :, :, head].argmax(-1), contexts[start - 1 :]),
-    }
+    sides = _ngram_sides(trace, batch, order, head)
     n, count = trace.write_weights.shape[-1], 1 << (order - 1)
     row = _check_index(row, batch.batch_size, "row")
-    tables = {}
-    for side, (where, context) in sides.items():
-        table = np.zeros((n, count))
-        np.add.at(table, (where[:, row], context[:, row]), 1.0)
-        tables[side] = table / np.maximum(table.sum(axis=0, keepdims=True), 1.0)
+    tables = {
+        side: _context_table(where[:, row], context[:, row], n, count)
+        for side, (where, context) in sides.items()
+    }
     rows = weight_mass_rows(np.stack(list(tables.values())).swapaxes(1, 2), mass=0.9)
     rng = np.random.default_rng(0)
     fig = _figure(15.0, 6.0)
@@ -998,6 +1084,20 @@ def architecture_diagram() -> Figure:
     ax = fig.subplots()
     ax.set(xlim=(0, 16), ylim=(0.2, 7.3), aspect="equal")
     ax.axis("off")
+    centres = _draw_boxes_and_arrows(ax)
+    # y_t leaves the machine
+    oy = centres["output"][1]
+    ax.add_patch(FancyArrowPatch((2.1, oy), (0.6, oy), arrowstyle="-|>", mutation_scale=14, lw=1.4))
+    ax.text(0.55, oy + 0.3, "$y_t$", fontsize=10, ha="center")
+    _draw_recurrent_state(ax)
+    ax.set_title(
+        "One time step of the NTM (numbers: the order of model.NTM._step_forward)", fontsize=12
+    )
+    return fig
+
+
+def _draw_boxes_and_arrows(ax: Any) -> dict[str, tuple[float, float]]:
+    """The diagram's boxes and the data flow of one step between them; the boxes' centres."""
     centres = {}
     for name, (x, y, w, h, colour, text) in DIAGRAM_BOXES.items():
         ax.add_patch(
@@ -1023,11 +1123,11 @@ def architecture_diagram() -> Figure:
                 zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9},
             )
-    # y_t leaves the machine
-    oy = centres["output"][1]
-    ax.add_patch(FancyArrowPatch((2.1, oy), (0.6, oy), arrowstyle="-|>", mutation_scale=14, lw=1.4))
-    ax.text(0.55, oy + 0.3, "$y_t$", fontsize=10, ha="center")
-    # the state that goes on to step t + 1
+    return centres
+
+
+def _draw_recurrent_state(ax: Any) -> None:
+    """Dashed arrows: the state that goes on to step t + 1."""
     recurrent = dict(arrowstyle="-|>", mutation_scale=12, lw=1.1, ls="--", color="#7a7a7a")
     ax.add_patch(
         FancyArrowPatch((10.5, 0.9), (3.35, 3.0), connectionstyle="arc3,rad=-0.35", **recurrent)
@@ -1054,10 +1154,6 @@ def architecture_diagram() -> Figure:
         va="top",
     )
     ax.text(3.35, 4.95, "$h_t, c_t$ → next step", fontsize=8, color="#555555", ha="center")
-    ax.set_title(
-        "One time step of the NTM (numbers: the order of model.NTM._step_forward)", fontsize=12
-    )
-    return fig
 
 
 # ------------------------------------------------------------------ 7. learning curves
@@ -1131,6 +1227,26 @@ def learning_curves(
     return fig
 
 
+def learning_curve_panels(
+    panels: Sequence[tuple[str, Mapping[str, Sequence[Mapping[str, Any]]], Mapping | None]],
+    title: str = "Learning curves",
+) -> Figure:
+    """``learning_curves`` side by side: one panel per ``(panel title, runs, reference)``,
+    three to a row. Axes: ``len(panels)``."""
+    if not panels:
+        raise ValueError("panels: expected at least one (title, runs, reference)")
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = _figure(max(7.5, 5.2 * cols), 3.9 * rows + 0.5)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, (panel_title, runs, reference) in zip(axes, panels, strict=False):
+        _draw_curves(ax, runs, panel_title, reference)
+    for ax in axes[len(panels) :]:
+        fig.delaxes(ax)
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
 # ------------------------------------------------------------------ 8. the demo's figures
 
 
@@ -1164,214 +1280,15 @@ def demo_figures(model: Any, out_dir: str | os.PathLike) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------ 9. every figure
-
-
-def _note(message: str) -> None:
-    print(f"figures: {message}")
-
-
-def _fallback_task(task_name: str, model: Any) -> Any:
-    """The task's defaults, with ``bits`` moved so that its inputs match the model's."""
-    task = make_task(task_name)
-    extra = model.config.input_size - task.input_size
-    if extra and hasattr(task.config, "bits") and task.config.bits + extra >= 1:
-        task = make_task(task_name, bits=task.config.bits + extra)
-    return task
-
-
-def _load_pretrained(name: str, *, quiet: bool = False) -> tuple[Any, Any] | None:
-    """(model, task) of the pretrained checkpoint ``name``, the task built with the options the
-    model was trained with; None, with a note, where the checkpoint is missing or unusable."""
-    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.npz"
-    if not path.exists():
-        if not quiet:
-            _note(f"skipped {name!r}: no {path}")
-        return None
-    try:
-        saved = checkpoint.read(path)
-    except checkpoint.CheckpointError as error:
-        _note(f"skipped {name!r}: {error}")
-        return None
-    model = saved.model
-    config = (saved.train_state or {}).get("config") or {}
-    try:
-        if "task" in config:
-            task = make_task(config["task"], **(config.get("task_options") or {}))
-        else:
-            task = _fallback_task(name.removeprefix("lstm_"), model)
-            _note(f"{name!r} has no training config; using the {task.name!r} task's defaults")
-    except ValueError as error:
-        _note(f"skipped {name!r}: cannot build its task: {error}")
-        return None
-    expected_task = name.removeprefix("lstm_")
-    expected_type = "lstm" if name.startswith("lstm_") else "ntm"
-    if task.name != expected_task or getattr(model, "model_type", None) != expected_type:
-        _note(
-            f"skipped {name!r}: expected an {expected_type.upper()} for task {expected_task!r}, "
-            f"found {type(model).__name__} for task {task.name!r}"
-        )
-        return None
-    if (task.input_size, task.output_size) != (model.config.input_size, model.config.outputs):
-        _note(
-            f"skipped {name!r}: the model's sizes ({model.config.input_size} in, "
-            f"{model.config.outputs} out) do not fit task {task.name!r} "
-            f"({task.input_size} in, {task.output_size} out)"
-        )
-        return None
-    return model, task
-
-
-def _load_metrics(name: str) -> list[dict] | None:
-    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.metrics.jsonl"
-    if not path.exists():
-        return None
-    try:
-        with open(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError) as error:
-        _note(f"skipped the training log of {name!r}: {error}")
-        return None
-    return [r for r in rows if isinstance(r, dict)] or None
-
-
-def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
-    """One sequence of ``task`` from ``default_rng(seed)``, batch size 1."""
-    return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
-
-
-def _trained_range(task: Any) -> str:
-    c = task.config
-    if hasattr(c, "min_length") and hasattr(c, "max_length"):
-        return f" (trained on lengths {c.min_length} to {c.max_length})"
-    return ""
-
-
-def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
-    """Every figure, from the checkpoints and training logs in ``ntm_numpy/pretrained``.
-
-    Writes into ``out_dir``: ``copy_generalisation.png`` (NTM and LSTM), ``copy_heads.png``,
-    ``repeat_copy_heads.png``, ``associative_recall_heads.png``, ``addressing_stages.png``
-    (the copy model's read head in the middle of the output phase), ``memory_over_time.png``
-    (copy) and ``learning_curves.png`` (a panel per task with a training log; N-grams with
-    the Bayes-optimal cost of a fixed batch). Each task is built with the options its model
-    was trained with (the checkpoint's ``train_state``). A figure whose models are missing is
-    skipped with a printed note. Seeds are fixed. Returns the paths written.
-    """
-    out = Path(out_dir)
-    written: list[Path] = []
-    loaded = {name: _load_pretrained(name) for name in ("copy", "lstm_copy")}
-
-    def write(fig: Figure, filename: str) -> None:
-        written.append(save(fig, out / filename))
-
-    # copy: generalisation, heads, addressing, memory
-    copy_models = {
-        label: entry
-        for label, entry in (("NTM", loaded["copy"]), ("LSTM", loaded["lstm_copy"]))
-        if entry is not None
-    }
-    if copy_models:
-        task = next(iter(copy_models.values()))[1]
-        models = {}
-        for label, (model, model_task) in copy_models.items():
-            if model_task.config.bits == task.config.bits:
-                models[label] = model
-            else:
-                _note(f"left the {label} out of copy_generalisation.png: it copies other bits")
-        title = f"Copy: targets and outputs by sequence length{_trained_range(task)}"
-        write(
-            copy_generalisation(models, task, (10, 20, 30, 50, 120), 0, title=title),
-            "copy_generalisation.png",
-        )
-    else:
-        _note("skipped copy_generalisation.png: neither 'copy' nor 'lstm_copy' is there")
-    if loaded["copy"] is not None:
-        model, task = loaded["copy"]
-        length = min(20, getattr(task.config, "max_length", 20))
-        batch = _sample(task, length=length)
-        write(head_heatmaps(model, batch, f"Copy, length {length}"), "copy_heads.png")
-        scored = _scored_steps(batch.mask, 0)
-        middle = int(scored[len(scored) // 2]) if scored.size else batch.num_steps // 2
-        write(
-            addressing_stages(model, batch, middle, head="read", title="Copy, output phase"),
-            "addressing_stages.png",
-        )
-        write(
-            memory_over_time(model, batch, title=f"Copy, length {length}: memory"),
-            "memory_over_time.png",
-        )
-    else:
-        _note("skipped copy_heads.png, addressing_stages.png, memory_over_time.png: no 'copy'")
-
-    # repeat copy and associative recall: heads
-    for name, filename in (
-        ("repeat_copy", "repeat_copy_heads.png"),
-        ("associative_recall", "associative_recall_heads.png"),
-    ):
-        entry = _load_pretrained(name)
-        if entry is None:  # _load_pretrained has said why
-            continue
-        model, task = entry
-        c = task.config
-        if name == "repeat_copy":
-            length, repeats = min(5, c.max_length), min(5, c.max_repeats)
-            batch = _sample(task, length=length, repeats=repeats)
-            heading = f"Repeat copy, length {length}, {repeats} repeats"
-        else:
-            items = min(6, c.max_items)
-            batch = _sample(task, length=items)
-            heading = f"Associative recall, {items} items"
-        write(head_heatmaps(model, batch, heading), filename)
-
-    # learning curves: a panel per task with a log
-    panels = []
-    for name in TASK_NAMES:
-        runs = {
-            label: rows
-            for label, rows in (
-                ("NTM", _load_metrics(name)),
-                ("LSTM", _load_metrics(f"lstm_{name}")),
-            )
-            if rows
-        }
-        if runs:
-            panels.append((name, runs))
-    if panels:
-        cols = min(3, len(panels))
-        rows = math.ceil(len(panels) / cols)
-        fig = _figure(max(7.5, 5.2 * cols), 3.9 * rows + 0.5)
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-        for ax, (name, runs) in zip(axes, panels, strict=False):
-            reference = _ngrams_reference() if name == "ngrams" else None
-            _draw_curves(ax, runs, TASK_TITLES[name], reference)
-        for ax in axes[len(panels) :]:
-            fig.delaxes(ax)
-        fig.suptitle("Learning curves (evaluation cost on fresh sequences)", fontsize=13)
-        write(fig, "learning_curves.png")
-    else:
-        _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
-    return written
-
-
-def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
-    """The Bayes-optimal cost of the N-grams task the model was trained on, on a fixed batch."""
-    entry = _load_pretrained("ngrams", quiet=True) or _load_pretrained("lstm_ngrams", quiet=True)
-    task = entry[1] if entry is not None else make_task("ngrams")
-    batch = task.sample(batch_size=sequences, rng=np.random.default_rng(seed))
-    c = task.config
-    return {"Bayes-optimal": optimal_cost(batch, order=c.order, beta_prior=c.beta_prior)}
-
-
 __all__ = [
     "addressing_stages",
-    "all_figures",
     "architecture_diagram",
     "context_consistency",
     "copy_generalisation",
     "demo_figures",
     "head_heatmaps",
     "head_weightings",
+    "learning_curve_panels",
     "learning_curves",
     "memory_over_time",
     "ngram_context_rows",

@@ -1,12 +1,13 @@
-"""Tests of ntm_numpy.gradcheck: the audit table passes every row, rel_error's definition, and
-the checker catches a wrong backward pass (a checker that cannot fail proves nothing)."""
+"""Tests of ntm_numpy.gradcheck: the audit table passes every op and is assembled from the
+cases of gradcheck_cases, rel_error's definition, and the checker catches a wrong backward pass
+(a checker that cannot fail proves nothing)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ntm_numpy import NTM
+from ntm_numpy import NTM, gradcheck
 from ntm_numpy.gradcheck import (
     MODEL_BOUND,
     OP_BOUND,
@@ -18,33 +19,63 @@ from ntm_numpy.gradcheck import (
     numerical_gradient,
     rel_error,
 )
+from ntm_numpy.gradcheck_cases import OP_CASES, model_cases
 from ntm_numpy.ops import activations as act
 from ntm_numpy.ops import memory
 
 
 @pytest.fixture(scope="module")
 def audit_results() -> list[CheckResult]:
-    return audit(seed=0)
+    """The audit of the ops (the model's cases are run by test_model, not a second time)."""
+    return audit(seed=0, include_model=False)
 
 
-def test_audit_passes_every_row_within_its_bound(audit_results):
-    assert len(audit_results) >= 16 + 6  # every op, and the model: 2 controllers x 3 inits
+def test_audit_passes_every_op_within_its_bound(audit_results):
     names = [r.name for r in audit_results]
-    assert len(set(names)) == len(names)
+    assert names == list(dict.fromkeys(case.op for case in OP_CASES))  # one row per op
     for op in ("sigmoid", "softmax", "content", "shift", "sharpen", "write", "heads", "loss"):
         assert op in names
     for r in audit_results:
-        assert r.bound in (OP_BOUND, MODEL_BOUND), r
-        assert r.bound == (MODEL_BOUND if r.name.startswith("model") else OP_BOUND), r
+        assert r.bound == OP_BOUND, r
         assert np.isfinite(r.error) and r.error >= 0, r
         assert r.passed, f"{r.name}: {r.error:.2e} > {r.bound:.0e}"
 
 
-def test_model_checks_take_a_selection_of_memory_inits_and_reject_others():
-    from ntm_numpy.gradcheck import model_checks
+def test_audit_reports_the_worst_case_of_each_op_and_one_row_per_model_case(monkeypatch):
+    """The table's wiring, with the checks themselves stubbed: an op's row is the worst of its
+    cases, each model case is a row with the model's bound, and the seed reaches every check."""
+    seeds = []
 
-    names = [name for name, _ in model_checks(memory_inits=("random",))]
+    def op_errors(case, seed):
+        seeds.append(seed)
+        return [1e-12 * OP_CASES.index(case), 0.0]
+
+    def model_errors(case, seed):
+        seeds.append(seed)
+        return {"output.b": 1e-6, "heads.W": 3e-6 if "feedforward" in case.name else 2e-6}
+
+    monkeypatch.setattr(gradcheck, "op_case_errors", op_errors)
+    monkeypatch.setattr(gradcheck, "model_case_errors", model_errors)
+    results = audit(seed=5, memory_inits=("random", "constant"))
+    assert set(seeds) == {5} and len(seeds) == len(OP_CASES) + 4
+    rows = {r.name: r for r in results}
+    last_case = {case.op: i for i, case in enumerate(OP_CASES)}
+    assert all(rows[op].error == 1e-12 * i for op, i in last_case.items())
+    model_rows = [r for r in results if r.name.startswith("model")]
+    assert [r.name for r in model_rows] == [
+        "model T=6 lstm random",
+        "model T=6 lstm constant",
+        "model T=6 feedforward random",
+        "model T=6 feedforward constant",
+    ]
+    assert [r.error for r in model_rows] == [2e-6, 2e-6, 3e-6, 3e-6]
+    assert all(r.bound == MODEL_BOUND for r in model_rows)
+
+
+def test_model_cases_take_a_selection_of_memory_inits_and_reject_others():
+    names = [case.name for case in model_cases(memory_inits=("random",))]
     assert names == ["model T=6 lstm random", "model T=6 feedforward random"]
+    assert len(model_cases()) == 6  # both controllers, each of the three initial memories
     for bad in ((), ("zeros",), ("random", "learnt")):
         with pytest.raises(ValueError, match=r"memory_inits must be .*'constant'"):
             audit(memory_inits=bad)

@@ -1,6 +1,6 @@
-"""Tests of ntm_numpy.model: backpropagation through time against finite differences
-(``gradcheck.check_model``), the public interface, the trace, the numerics of long float32 runs
-and degenerate memories, and the validation of every argument."""
+"""Tests of ntm_numpy.model: backpropagation through time against finite differences (the
+cases of ``gradcheck_cases``, which the audit runs too), the public interface, the trace, the
+numerics of long float32 runs and degenerate memories, and the validation of every argument."""
 
 from __future__ import annotations
 
@@ -11,26 +11,8 @@ import numpy as np
 import pytest
 
 from ntm_numpy import NTM, NTMConfig
-from ntm_numpy.gradcheck import check_model
-
-MODEL_BOUND = 1e-5  # worst relative error of a parameter's gradient through time (STYLE.md)
-
-TINY = dict(input_size=4, output_size=3, memory_size=5, memory_dim=3, controller_size=4)
-
-
-def tiny_model(**options) -> NTM:
-    return NTM(**{**TINY, "num_read_heads": 2, "num_write_heads": 2, "seed": 0, **options})
-
-
-def sequence(model: NTM, T: int = 6, B: int = 2, seed: int = 0, scale: float = 1.0):
-    """x [T, B, I], binary y [T, B, O] and a 0/1 mask [T, B] with some steps masked out."""
-    rng = np.random.default_rng(seed)
-    c = model.config
-    x = scale * rng.standard_normal((T, B, c.input_size))
-    y = (rng.random((T, B, c.outputs)) > 0.5).astype(float)
-    mask = (rng.random((T, B)) > 0.25).astype(float)
-    mask[-1] = 1.0
-    return x, y, mask
+from ntm_numpy.gradcheck import MODEL_BOUND, model_case_errors
+from ntm_numpy.gradcheck_cases import TINY_NTM, ModelCase, model_cases, model_sequence, tiny_ntm
 
 
 def raise_on_bad_numerics():
@@ -38,55 +20,45 @@ def raise_on_bad_numerics():
     return np.errstate(over="raise", divide="raise", invalid="raise")
 
 
-def assert_gradients_ok(model, x, y, mask):
-    errors = check_model(model, x, y, mask)
-    assert set(errors) == set(model.params)
+# =============================================================================================
+# 1. The whole model through time against finite differences: the audit's cases (each
+#    controller with each initial memory) and a few of the tests' own
+# =============================================================================================
+
+OTHER_MODEL_CASES = [
+    # (with the default constant memory every row is alike, the content weights are all but
+    # uniform and dL/d init.weights is ~1e-4: central differences then measure rounding)
+    ModelCase(
+        "R=1-W=3-random", dict(num_read_heads=1, num_write_heads=3, memory_init="random"), 7, 1
+    ),
+    ModelCase("S=2-R=2-W=2-learned", dict(shift_range=2, memory_init="learned"), 7, 1),
+    ModelCase(
+        "S=2-R=1-W=3-feedforward-learned",
+        dict(
+            shift_range=2,
+            num_read_heads=1,
+            num_write_heads=3,
+            controller="feedforward",
+            memory_init="learned",
+        ),
+        7,
+        1,
+    ),
+    ModelCase(
+        "R=1-W=1-learned-without-a-mask",
+        dict(num_read_heads=1, num_write_heads=1, memory_init="learned"),
+        data_seed=2,
+        masked=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [*model_cases(), *OTHER_MODEL_CASES], ids=lambda case: case.id)
+def test_model_gradients_through_time(case):
+    errors = model_case_errors(case, seed=0)
+    assert set(errors) == set(tiny_ntm(**case.options).params)
     bad = {k: e for k, e in errors.items() if not e <= MODEL_BOUND}
     assert not bad, f"relative errors above {MODEL_BOUND}: {bad}"
-
-
-# =============================================================================================
-# 1. The whole model through time against finite differences
-# =============================================================================================
-
-
-@pytest.mark.parametrize("memory_init", ["constant", "learned", "random"])
-@pytest.mark.parametrize("controller", ["lstm", "feedforward"])
-def test_model_gradients_through_time(controller, memory_init):
-    model = tiny_model(controller=controller, memory_init=memory_init)
-    assert_gradients_ok(model, *sequence(model, T=6))
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        # (with the default constant memory every row is alike, the content weights are all but
-        # uniform and dL/d init.weights is ~1e-4: central differences then measure rounding)
-        pytest.param(
-            dict(num_read_heads=1, num_write_heads=3, memory_init="random"), id="R=1-W=3-random"
-        ),
-        pytest.param(dict(shift_range=2, memory_init="learned"), id="S=2-R=2-W=2-learned"),
-        pytest.param(
-            dict(
-                shift_range=2,
-                num_read_heads=1,
-                num_write_heads=3,
-                controller="feedforward",
-                memory_init="learned",
-            ),
-            id="S=2-R=1-W=3-feedforward-learned",
-        ),
-    ],
-)
-def test_model_gradients_through_time_other_head_counts(options):
-    model = tiny_model(**options)
-    assert_gradients_ok(model, *sequence(model, T=7, seed=1))
-
-
-def test_model_gradients_without_a_mask():
-    model = tiny_model(num_read_heads=1, num_write_heads=1, memory_init="learned")
-    x, y, _ = sequence(model, T=6, seed=2)
-    assert_gradients_ok(model, x, y, None)
 
 
 # =============================================================================================
@@ -96,8 +68,8 @@ def test_model_gradients_without_a_mask():
 
 @pytest.mark.parametrize("controller", ["lstm", "feedforward"])
 def test_forward_backward_shapes_keys_and_dtypes(controller):
-    model = tiny_model(controller=controller, memory_init="learned")
-    x, _, _ = sequence(model, T=6, B=3)
+    model = tiny_ntm(controller=controller, memory_init="learned")
+    x, _, _ = model_sequence(model, T=6, B=3)
     logits, cache = model.forward(x)
     assert logits.shape == (6, 3, 3) and logits.dtype == np.float64
     grads = model.backward(np.ones_like(logits), cache)
@@ -108,7 +80,7 @@ def test_forward_backward_shapes_keys_and_dtypes(controller):
 
 
 def test_param_names_and_shapes_are_documented():
-    model = tiny_model(memory_init="learned")
+    model = tiny_ntm(memory_init="learned")
     c, P = model.config, model.layout.size
     C, R, M, N, H = 4, 2, 3, 5, 4
     expected = {
@@ -123,12 +95,12 @@ def test_param_names_and_shapes_are_documented():
         "init.memory": (N, M),
     }
     assert {k: v.shape for k, v in model.params.items()} == expected
-    assert "init.memory" not in tiny_model(memory_init="constant").params
+    assert "init.memory" not in tiny_ntm(memory_init="constant").params
 
 
 def test_forward_without_cache_gives_the_same_logits_and_none():
-    model = tiny_model()
-    x, _, _ = sequence(model)
+    model = tiny_ntm()
+    x, _, _ = model_sequence(model)
     logits, cache = model.forward(x)
     logits_only, none = model.forward(x, keep_cache=False)
     assert none is None and cache is not None
@@ -137,8 +109,8 @@ def test_forward_without_cache_gives_the_same_logits_and_none():
 
 @pytest.mark.parametrize("controller", ["lstm", "feedforward"])
 def test_step_repeated_equals_forward(controller):
-    model = tiny_model(controller=controller, memory_init="random")
-    x, _, _ = sequence(model, T=6, B=3)
+    model = tiny_ntm(controller=controller, memory_init="random")
+    x, _, _ = model_sequence(model, T=6, B=3)
     logits, _ = model.forward(x)
     state = None
     for t in range(x.shape[0]):
@@ -151,7 +123,7 @@ def test_step_repeated_equals_forward(controller):
 
 
 def test_step_from_initial_state_equals_step_from_none():
-    model = tiny_model()
+    model = tiny_ntm()
     x_t = np.random.default_rng(0).standard_normal((2, 4))
     a, _ = model.step(x_t)
     b, _ = model.step(x_t, model.initial_state(2))
@@ -159,8 +131,8 @@ def test_step_from_initial_state_equals_step_from_none():
 
 
 def test_loss_equals_loss_and_grads():
-    model = tiny_model()
-    x, y, mask = sequence(model)
+    model = tiny_ntm()
+    x, y, mask = model_sequence(model)
     value, _ = model.loss_and_grads(x, y, mask)
     assert value.shape == ()
     assert float(model.loss(x, y, mask)) == pytest.approx(float(value), rel=1e-14)
@@ -170,8 +142,8 @@ def test_loss_equals_loss_and_grads():
 def test_loss_and_grads_equal_forward_then_backward_of_the_loss():
     from ntm_numpy.ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
 
-    model = tiny_model()
-    x, y, mask = sequence(model)
+    model = tiny_ntm()
+    x, y, mask = model_sequence(model)
     value, grads = model.loss_and_grads(x, y, mask)
     logits, cache = model.forward(x)
     value2, loss_cache = sigmoid_cross_entropy_forward(logits, y, mask)
@@ -183,9 +155,9 @@ def test_loss_and_grads_equal_forward_then_backward_of_the_loss():
 
 def test_trace_shapes_are_as_documented():
     T, B = 6, 2
-    model = tiny_model(num_read_heads=1, num_write_heads=3, shift_range=2)
+    model = tiny_ntm(num_read_heads=1, num_write_heads=3, shift_range=2)
     N, M, R, W, K = 5, 3, 1, 3, 5
-    _, cache = model.forward(sequence(model, T=T, B=B)[0])
+    _, cache = model.forward(model_sequence(model, T=T, B=B)[0])
     trace = cache.trace
     expected = {
         "write_content": (T, B, W, N),
@@ -216,8 +188,8 @@ def test_trace_shapes_are_as_documented():
 
 def test_trace_memory_and_reads_follow_the_write_and_read_equations():
     """M_t = M_{t-1} * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T and r_t = w M_t, step by step."""
-    model = tiny_model(memory_init="random", num_write_heads=3)
-    x = sequence(model, T=6, B=2)[0]
+    model = tiny_ntm(memory_init="random", num_write_heads=3)
+    x = model_sequence(model, T=6, B=2)[0]
     tr = model.forward(x)[1].trace
     memory = np.broadcast_to(model.fixed_memory, (2, 5, 3))
     for t in range(6):
@@ -242,8 +214,8 @@ def clamp_write_gate(value: float, steps=None):
 
 @pytest.mark.parametrize("keep_cache", [True, False])
 def test_an_identity_intervention_changes_nothing_bit_for_bit(keep_cache):
-    model = tiny_model(memory_init="random")
-    x = sequence(model, T=6)[0]
+    model = tiny_ntm(memory_init="random")
+    x = model_sequence(model, T=6)[0]
     seen = []
 
     def identity(t, heads):
@@ -256,8 +228,8 @@ def test_an_identity_intervention_changes_nothing_bit_for_bit(keep_cache):
 
 
 def test_clamping_the_gate_to_zero_keeps_the_previous_weighting_and_changes_the_output():
-    model = tiny_model(memory_init="random")
-    x = sequence(model, T=6)[0]
+    model = tiny_ntm(memory_init="random")
+    x = model_sequence(model, T=6)[0]
     logits, cache = model.forward(x, intervene=clamp_write_gate(0.0))
     trace = cache.trace
     assert (trace.write_gate == 0).all()
@@ -271,8 +243,8 @@ def test_clamping_the_gate_to_zero_keeps_the_previous_weighting_and_changes_the_
 
 
 def test_an_intervention_at_chosen_steps_leaves_the_steps_before_them_alone():
-    model = tiny_model(memory_init="random")
-    x = sequence(model, T=6)[0]
+    model = tiny_ntm(memory_init="random")
+    x = model_sequence(model, T=6)[0]
     plain = model.forward(x)[0]
     logits = model.forward(x, intervene=clamp_write_gate(1.0, steps={3, 4}))[0]
     np.testing.assert_array_equal(logits[:3], plain[:3])
@@ -280,8 +252,8 @@ def test_an_intervention_at_chosen_steps_leaves_the_steps_before_them_alone():
 
 
 def test_backward_refuses_an_intervened_forward_and_bad_interventions_are_refused():
-    model = tiny_model()
-    x = sequence(model)[0]
+    model = tiny_ntm()
+    x = model_sequence(model)[0]
     logits, cache = model.forward(x, intervene=lambda t, heads: heads)
     with pytest.raises(ValueError, match="intervene"):
         model.backward(np.ones_like(logits), cache)
@@ -292,7 +264,7 @@ def test_backward_refuses_an_intervened_forward_and_bad_interventions_are_refuse
 
 
 def test_config_is_frozen_and_kept():
-    model = tiny_model()
+    model = tiny_ntm()
     assert isinstance(model.config, NTMConfig)
     assert model.config.memory_size == 5 and model.config.read_heads == 2
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -301,7 +273,7 @@ def test_config_is_frozen_and_kept():
 
 
 def test_same_seed_same_params_other_seed_other_params():
-    a, b, c = tiny_model(seed=3), tiny_model(seed=3), tiny_model(seed=4)
+    a, b, c = tiny_ntm(seed=3), tiny_ntm(seed=3), tiny_ntm(seed=4)
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
     assert any(not np.array_equal(a.params[k], c.params[k]) for k in a.params)
@@ -316,9 +288,9 @@ def test_reference_defaults():
 
 @pytest.mark.parametrize("controller", ["lstm", "feedforward"])
 def test_float32_model_gives_float32_everything(controller):
-    model = tiny_model(controller=controller, dtype="float32")
+    model = tiny_ntm(controller=controller, dtype="float32")
     assert all(p.dtype == np.float32 for p in model.params.values())
-    x, y, mask = sequence(model)  # float64 inputs are cast to the model's dtype
+    x, y, mask = model_sequence(model)  # float64 inputs are cast to the model's dtype
     logits, _ = model.forward(x)
     assert logits.dtype == np.float32
     value, grads = model.loss_and_grads(x, y, mask)
@@ -332,9 +304,9 @@ def test_float32_model_gives_float32_everything(controller):
 @pytest.mark.parametrize("memory_init", ["constant", "learned", "random"])
 @pytest.mark.parametrize("controller", ["lstm", "feedforward"])
 def test_float32_and_float64_forwards_agree(controller, memory_init):
-    m64 = tiny_model(controller=controller, memory_init=memory_init, dtype="float64")
-    m32 = tiny_model(controller=controller, memory_init=memory_init, dtype="float32")
-    x = sequence(m64, T=10, B=3)[0]
+    m64 = tiny_ntm(controller=controller, memory_init=memory_init, dtype="float64")
+    m32 = tiny_ntm(controller=controller, memory_init=memory_init, dtype="float32")
+    x = model_sequence(m64, T=10, B=3)[0]
     l64, _ = m64.forward(x)
     l32, _ = m32.forward(x.astype(np.float32))
     assert np.max(np.abs(l32 - l64)) <= 1e-4 * max(1.0, float(np.max(np.abs(l64))))
@@ -369,8 +341,8 @@ def assert_trace_properties(trace, atol):
 )
 @pytest.mark.parametrize("controller", ["lstm", "feedforward"])
 def test_every_weighting_in_a_forward_is_a_distribution(controller, dtype, scale, atol):
-    model = tiny_model(controller=controller, dtype=dtype, memory_init="random")
-    x = sequence(model, T=12, B=3, scale=scale)[0]
+    model = tiny_ntm(controller=controller, dtype=dtype, memory_init="random")
+    x = model_sequence(model, T=12, B=3, scale=scale)[0]
     _, cache = model.forward(x)
     assert_trace_properties(cache.trace, atol)
 
@@ -396,7 +368,7 @@ def test_400_steps_of_large_float32_inputs_stay_finite(controller, memory_init):
         dtype="float32",
         seed=1,
     )
-    x, y, mask = sequence(model, T=400, B=2, scale=100.0)
+    x, y, mask = model_sequence(model, T=400, B=2, scale=100.0)
     with warnings.catch_warnings(), raise_on_bad_numerics():
         warnings.simplefilter("error")
         logits, cache = model.forward(x)
@@ -413,12 +385,12 @@ def test_400_steps_of_large_float32_inputs_stay_finite(controller, memory_init):
 def test_zero_memory_and_zero_keys_give_finite_loss_and_gradients(dtype):
     """A learned initial memory of exact zeros and heads whose keys are exactly zero: the
     cosine's denominator is |k| |M_i| = 0 everywhere."""
-    model = tiny_model(memory_init="learned", dtype=dtype)
+    model = tiny_ntm(memory_init="learned", dtype=dtype)
     model.params["init.memory"][:] = 0.0
     key = model.layout.key
     model.params["heads.W"][:, key] = 0.0
     model.params["heads.b"][key] = 0.0
-    x, y, mask = sequence(model, T=6, B=2)
+    x, y, mask = model_sequence(model, T=6, B=2)
     with warnings.catch_warnings(), raise_on_bad_numerics():
         warnings.simplefilter("error")
         value, grads = model.loss_and_grads(x, y, mask)
@@ -432,11 +404,11 @@ def test_zero_memory_and_zero_keys_give_finite_loss_and_gradients(dtype):
 
 def test_huge_key_strength_in_a_model_stays_finite():
     """beta = softplus(raw) of about 1e4: the content softmax is all but one-hot."""
-    model = tiny_model(dtype="float32")
+    model = tiny_ntm(dtype="float32")
     softplus = model.layout.softplus
     H = model.layout.num_heads
     model.params["heads.b"][softplus.start : softplus.start + H] = 1e4  # beta of every head
-    x, y, mask = sequence(model, T=8, B=2, scale=10.0)
+    x, y, mask = model_sequence(model, T=8, B=2, scale=10.0)
     with warnings.catch_warnings(), raise_on_bad_numerics():
         warnings.simplefilter("error")
         value, grads = model.loss_and_grads(x, y, mask)
@@ -473,7 +445,7 @@ def test_huge_key_strength_in_a_model_stays_finite():
 )
 def test_bad_sizes_are_refused(name, value):
     with pytest.raises(ValueError, match=name):
-        NTM(**{**TINY, name: value})
+        NTM(**{**TINY_NTM, name: value})
 
 
 @pytest.mark.parametrize(
@@ -488,13 +460,13 @@ def test_bad_sizes_are_refused(name, value):
 )
 def test_unknown_choices_are_refused(name, value):
     with pytest.raises(ValueError, match=name):
-        NTM(**{**TINY, name: value})
+        NTM(**{**TINY_NTM, name: value})
 
 
 @pytest.fixture(scope="module")
 def model_and_data():
-    model = tiny_model()
-    return (model, *sequence(model, T=6, B=2))
+    model = tiny_ntm()
+    return (model, *model_sequence(model, T=6, B=2))
 
 
 @pytest.mark.parametrize(
@@ -590,9 +562,9 @@ def test_step_refuses_a_bad_x_t_and_batch_size(model_and_data):
 
 def test_config_and_options_together_are_refused():
     with pytest.raises(ValueError, match="NTMConfig"):
-        NTM(NTMConfig(**TINY), memory_size=7)
+        NTM(NTMConfig(**TINY_NTM), memory_size=7)
     with pytest.raises(ValueError, match="NTMConfig"):
-        NTM(dict(TINY))
+        NTM(dict(TINY_NTM))
 
 
 def test_an_empty_batch_is_refused(model_and_data):

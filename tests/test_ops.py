@@ -1,7 +1,8 @@
 """Tests of ntm_numpy.ops and ntm_numpy.heads: every backward pass against central finite
-differences (float64, random upstream gradient, ``gradcheck.check_op``), a plain-loop "slow
-twin" of every vectorised addressing and memory stage, the properties every weighting must have,
-and the numerics of degenerate inputs (zero memory rows, a zero key, a huge beta)."""
+differences (float64, random upstream gradient: the cases of ``gradcheck_cases``, which the
+audit runs too), a plain-loop "slow twin" of every vectorised addressing and memory stage, the
+properties every weighting must have, and the numerics of degenerate inputs (zero memory rows,
+a zero key, a huge beta)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,24 @@ import warnings
 import numpy as np
 import pytest
 
-from ntm_numpy.gradcheck import check_op
-from ntm_numpy.heads import Addressing, HeadLayout, heads_backward, heads_forward
+from ntm_numpy.gradcheck import OP_BOUND, op_case_errors
+from ntm_numpy.gradcheck_cases import (
+    ACTIVATIONS,
+    ADDRESS_SIZES,
+    HEAD_LAYOUTS,
+    OP_CASES,
+    address_inputs,
+    case_id,
+    fully_erasing_write_inputs,
+    random_weighting,
+    write_inputs,
+)
+from ntm_numpy.heads import HeadLayout, heads_forward
 from ntm_numpy.ops import activations as act
 from ntm_numpy.ops import addressing as adr
-from ntm_numpy.ops import linear, loss, lstm, memory, reductions
+from ntm_numpy.ops import loss, memory, reductions
 
-OP_BOUND = 1e-7  # worst relative error of an op's gradient (STYLE.md, "One gradient checker")
 TWIN_TOL = 1e-12  # vectorised op vs its plain-loop twin, float64
-
-
-def random_weighting(rng, *shape):
-    """Random positive numbers normalised along the last axis: non-uniform, away from 0."""
-    w = rng.random(shape) + 0.05
-    return w / w.sum(axis=-1, keepdims=True)
-
-
-def assert_grads_ok(errors):
-    assert errors, "nothing was checked"
-    assert all(e <= OP_BOUND for e in errors), f"relative errors per input: {errors}"
 
 
 def raise_on_bad_numerics():
@@ -37,46 +37,32 @@ def raise_on_bad_numerics():
     return np.errstate(over="raise", divide="raise", invalid="raise")
 
 
-def case_id(**sizes) -> str:
-    return "-".join(f"{k}={v}" for k, v in sizes.items())
-
-
-# Addressing cases: B > 1, H in {1, 3}, N not a power of two, S in {1, 2}.
 ADDRESS_CASES = [
-    pytest.param(B, H, N, S, id=case_id(B=B, H=H, N=N, S=S))
-    for B, H, N, S in [(2, 1, 5, 1), (3, 3, 7, 2), (2, 3, 5, 2), (3, 1, 7, 1)]
+    pytest.param(*sizes, id=case_id(**dict(zip("BHNS", sizes, strict=True))))
+    for sizes in ADDRESS_SIZES
 ]
 
 
 # =============================================================================================
-# 1. Every backward pass against finite differences
+# 1. Every backward pass against finite differences: the cases of gradcheck_cases, which
+#    `python -m ntm_numpy gradcheck` runs too
 # =============================================================================================
 
-ACTIVATIONS = {
-    "sigmoid": (act.sigmoid_forward, act.sigmoid_backward),
-    "tanh": (act.tanh_forward, act.tanh_backward),
-    "softplus": (act.softplus_forward, act.softplus_backward),
-    "oneplus": (act.oneplus_forward, act.oneplus_backward),
-    "softmax": (act.softmax_forward, act.softmax_backward),
-}
+
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda case: case.id)
+def test_op_backward(case):
+    errors = op_case_errors(case, seed=0)
+    inputs = case.make_inputs(np.random.default_rng(0))
+    assert len(errors) == len(case.wrt or inputs), "every input is checked"
+    assert all(e <= OP_BOUND for e in errors), f"relative errors per input: {errors}"
 
 
-@pytest.mark.parametrize(
-    "shape", [(2, 5), (3, 3, 7)], ids=lambda s: "shape=" + "x".join(map(str, s))
-)
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_activation_backward(name, shape):
-    rng = np.random.default_rng(1)
-    forward, backward = ACTIVATIONS[name]
-    assert_grads_ok(check_op(forward, backward, [2.0 * rng.standard_normal(shape)], seed=2))
-
-
-@pytest.mark.parametrize("axis", [0, 1, 2, -1], ids=lambda a: f"axis={a}")
-def test_softmax_backward_any_axis(axis):
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 5, 7))
-    errors = check_op(lambda v: act.softmax_forward(v, axis=axis), act.softmax_backward, [x])
-    assert_grads_ok(errors)
+def test_every_op_of_the_model_has_cases():
+    ops = {case.op for case in OP_CASES}
+    model_ops = {"linear", "lstm_step", "lstm_cell", "content", "interpolate", "shift"}
+    model_ops |= {"sharpen", "address", "read", "write", "heads", "loss"}
+    assert set(ACTIVATIONS) | model_ops <= ops
+    assert len({case.id for case in OP_CASES}) == len(OP_CASES), "case ids are unique"
 
 
 def test_softmax_forward_normalises_the_given_axis():
@@ -86,219 +72,24 @@ def test_softmax_forward_normalises_the_given_axis():
         np.testing.assert_allclose(y.sum(axis=axis), 1.0, atol=1e-13)
 
 
-@pytest.mark.parametrize(
-    "leading", [(3,), (4, 2)], ids=lambda s: "x=" + ("2d" if len(s) == 1 else "3d")
-)
-def test_linear_backward(leading):
-    rng = np.random.default_rng(5)
-    D_in, D_out = 5, 3
-    inputs = [
-        rng.standard_normal((*leading, D_in)),
-        rng.standard_normal((D_in, D_out)),
-        rng.standard_normal(D_out),
-    ]
-    assert_grads_ok(check_op(linear.linear_forward, linear.linear_backward, inputs, seed=6))
-
-
-@pytest.mark.parametrize(
-    "leading", [(3,), (6, 2)], ids=lambda s: "x=" + ("2d" if len(s) == 1 else "3d")
-)
-def test_linear_param_grads(leading):
-    """The two halves (input grad, parameter grads summed over every leading axis)."""
-    rng = np.random.default_rng(7)
-    D_in, D_out = 4, 5
-
-    def backward(dy, cache):
-        return (linear.linear_input_grad(dy, cache.W), *linear.linear_param_grads(dy, cache.x))
-
-    inputs = [
-        rng.standard_normal((*leading, D_in)),
-        rng.standard_normal((D_in, D_out)),
-        rng.standard_normal(D_out),
-    ]
-    assert_grads_ok(check_op(linear.linear_forward, backward, inputs, seed=8))
-
-
-@pytest.mark.parametrize(
-    "B, D, C", [pytest.param(2, 3, 4, id="B=2-D=3-C=4"), pytest.param(3, 5, 2, id="B=3-D=5-C=2")]
-)
-def test_lstm_step_backward(B, D, C):
-    rng = np.random.default_rng(9)
-    inputs = [
-        rng.standard_normal((B, D)),
-        rng.standard_normal((B, C)),
-        rng.standard_normal((B, C)),
-        0.5 * rng.standard_normal((D + C, 4 * C)),
-        rng.standard_normal(4 * C),
-    ]
-    assert_grads_ok(check_op(lstm.lstm_step_forward, lstm.lstm_step_backward, inputs, seed=10))
-
-
-@pytest.mark.parametrize(
-    "B, C", [pytest.param(2, 3, id="B=2-C=3"), pytest.param(3, 5, id="B=3-C=5")]
-)
-def test_lstm_cell_backward(B, C):
-    rng = np.random.default_rng(11)
-    inputs = [rng.standard_normal((B, 4 * C)), rng.standard_normal((B, C))]
-    assert_grads_ok(check_op(lstm.lstm_cell_forward, lstm.lstm_cell_backward, inputs, seed=12))
-
-
-def address_inputs(rng, B, H, N, S, M=4):
-    """key, beta, gate, shift, gamma, w_prev, memory, away from degenerate points."""
-    return [
-        rng.standard_normal((B, H, M)),
-        0.5 + 3.0 * rng.random((B, H, 1)),  # beta > 0
-        0.1 + 0.8 * rng.random((B, H, 1)),  # g in (0, 1)
-        random_weighting(rng, B, H, 2 * S + 1),
-        1.2 + 2.0 * rng.random((B, H, 1)),  # gamma > 1
-        random_weighting(rng, B, H, N),  # non-uniform previous weights
-        rng.standard_normal((B, N, M)),
-    ]
-
-
-@pytest.mark.parametrize("B, H, N, S", ADDRESS_CASES)
-def test_content_backward(B, H, N, S):
-    rng = np.random.default_rng(13)
-    key, beta, *_, mem = address_inputs(rng, B, H, N, S)
-    assert_grads_ok(check_op(adr.content_forward, adr.content_backward, [key, mem, beta], seed=14))
-
-
-@pytest.mark.parametrize("B, H, N, S", ADDRESS_CASES)
-def test_interpolate_backward(B, H, N, S):
-    rng = np.random.default_rng(15)
-    inputs = [
-        random_weighting(rng, B, H, N),
-        random_weighting(rng, B, H, N),
-        0.1 + 0.8 * rng.random((B, H, 1)),
-    ]
-    assert_grads_ok(check_op(adr.interpolate_forward, adr.interpolate_backward, inputs, seed=16))
-
-
-@pytest.mark.parametrize("H", [1, 3], ids=lambda h: f"H={h}")
-@pytest.mark.parametrize("S", [1, 2], ids=lambda s: f"S={s}")
-def test_shift_backward(S, H):
-    rng = np.random.default_rng(17)
-    for B, N in [(2, 5), (3, 7)]:
-        inputs = [random_weighting(rng, B, H, N), random_weighting(rng, B, H, 2 * S + 1)]
-        assert_grads_ok(check_op(adr.shift_forward, adr.shift_backward, inputs, seed=18))
-
-
-@pytest.mark.parametrize(
-    "N, S",
-    [
-        pytest.param(3, 2, id="N=3-S=2"),
-        pytest.param(2, 1, id="N=2-S=1"),
-        pytest.param(1, 1, id="N=1-S=1"),
-    ],
-)
-def test_shift_backward_wraps_with_duplicates(N, S):
-    """N < 2S+1: several offsets land on the same row."""
-    rng = np.random.default_rng(19)
-    inputs = [random_weighting(rng, 2, 3, N), random_weighting(rng, 2, 3, 2 * S + 1)]
-    assert_grads_ok(check_op(adr.shift_forward, adr.shift_backward, inputs, seed=20))
-
-
-@pytest.mark.parametrize("B, H, N, S", ADDRESS_CASES)
-def test_sharpen_backward(B, H, N, S):
-    rng = np.random.default_rng(21)
-    inputs = [random_weighting(rng, B, H, N), 1.2 + 2.0 * rng.random((B, H, 1))]
-    assert_grads_ok(check_op(adr.sharpen_forward, adr.sharpen_backward, inputs, seed=22))
-
-
-@pytest.mark.parametrize("B, H, N, S", ADDRESS_CASES)
-def test_address_backward(B, H, N, S):
-    """All four stages chained; gradients of key, beta, g, s, gamma, w_prev and memory."""
-    rng = np.random.default_rng(23)
-    inputs = address_inputs(rng, B, H, N, S)
-    errors = check_op(
-        adr.address_forward, lambda d, c: tuple(adr.address_backward(d, c)), inputs, seed=24
-    )
-    assert len(errors) == 7
-    assert_grads_ok(errors)
-
-
-@pytest.mark.parametrize("R", [1, 3], ids=lambda r: f"R={r}")
-@pytest.mark.parametrize(
-    "B, N", [pytest.param(2, 5, id="B=2-N=5"), pytest.param(3, 7, id="B=3-N=7")]
-)
-def test_read_backward(B, N, R):
-    rng = np.random.default_rng(25)
-    inputs = [random_weighting(rng, B, R, N), rng.standard_normal((B, N, 4))]
-    assert_grads_ok(check_op(memory.read_forward, memory.read_backward, inputs, seed=26))
-
-
-def write_inputs(rng, B, W, N, M=4):
-    return [
-        rng.standard_normal((B, N, M)),
-        random_weighting(rng, B, W, N),
-        0.1 + 0.8 * rng.random((B, W, M)),  # erase in (0, 1)
-        rng.standard_normal((B, W, M)),
-    ]
-
-
 @pytest.mark.parametrize("W", [1, 2, 3], ids=lambda w: f"W={w}")
-@pytest.mark.parametrize(
-    "B, N", [pytest.param(2, 5, id="B=2-N=5"), pytest.param(3, 7, id="B=3-N=7")]
-)
-def test_write_backward(B, N, W):
-    rng = np.random.default_rng(27)
-    inputs = write_inputs(rng, B, W, N)
-    assert_grads_ok(check_op(memory.write_forward, memory.write_backward, inputs, seed=28))
-
-
-def fully_erasing_write_inputs(W, B=2, N=5, M=4, seed=29):
-    """Write inputs where head 0 (and head 1, when there is one) erase row 1, column 2
-    completely: w_h,1 = 1 and e_h,2 = 1 exactly, so 1 - w e = 0 there."""
-    rng = np.random.default_rng(seed)
-    memory_prev, w, erase, add = write_inputs(rng, B, W, N, M)
-    for h in range(min(W, 2)):
-        w[:, h, :] = 0.0
-        w[:, h, 1] = 1.0
-        erase[:, h, 2] = 1.0
-    return memory_prev, w, erase, add
-
-
-@pytest.mark.parametrize("W", [1, 2, 3], ids=lambda w: f"W={w}")
-def test_write_backward_where_a_head_erases_completely(W):
-    """w e = 1 somewhere: the erase gradient must not divide by 1 - w e (0/0 there)."""
-    inputs = fully_erasing_write_inputs(W)
+def test_write_where_a_head_erases_completely_is_finite(W):
+    """w e = 1 somewhere: no 0/0 in the erase gradient (its finite-difference check is the case
+    write-W=...-erases-completely)."""
+    inputs = fully_erasing_write_inputs(np.random.default_rng(29), W)
     with raise_on_bad_numerics():
         out, cache = memory.write_forward(*inputs)
         grads = memory.write_backward(np.ones_like(out), cache)
     assert all(np.isfinite(g).all() for g in grads)
-    assert_grads_ok(check_op(memory.write_forward, memory.write_backward, inputs, seed=30))
 
 
-HEAD_LAYOUTS = [
-    pytest.param(W, R, S, id=case_id(W=W, R=R, S=S))
-    for W, R, S in [(1, 1, 1), (2, 1, 2), (1, 3, 1), (3, 2, 2), (2, 2, 1)]
-]
-
-
-def heads_pair(layout: HeadLayout):
-    """heads_forward / heads_backward as an op pair over every output, in a fixed order."""
-
-    def forward(raw):
-        params, cache = heads_forward(raw, layout)
-        return (*params.write, params.erase, params.add, *params.read), cache
-
-    def backward(*d):
-        *douts, cache = d
-        return heads_backward(
-            Addressing(*douts[:5]), douts[5], douts[6], Addressing(*douts[7:]), cache
-        )
-
-    return forward, backward
-
-
-@pytest.mark.parametrize("W, R, S", HEAD_LAYOUTS)
-def test_heads_backward(W, R, S):
-    layout = HeadLayout(num_write_heads=W, num_read_heads=R, memory_dim=3, shift_range=S)
-    raw = np.random.default_rng(31).standard_normal((3, layout.size))
-    assert_grads_ok(check_op(*heads_pair(layout), [raw], seed=32))
-
-
-@pytest.mark.parametrize("W, R, S", HEAD_LAYOUTS)
+@pytest.mark.parametrize(
+    "W, R, S",
+    [
+        pytest.param(*layout, id=case_id(**dict(zip("WRS", layout, strict=True))))
+        for layout in HEAD_LAYOUTS
+    ],
+)
 def test_heads_forward_shapes_and_ranges(W, R, S):
     B, M = 2, 3
     layout = HeadLayout(num_write_heads=W, num_read_heads=R, memory_dim=M, shift_range=S)
@@ -315,22 +106,6 @@ def test_heads_forward_shapes_and_ranges(W, R, S):
     assert params.erase.shape == params.add.shape == (B, W, M)
     assert ((params.erase > 0) & (params.erase < 1)).all()
     assert (np.abs(params.add) < 1).all()
-
-
-@pytest.mark.parametrize("B", [2, 3], ids=lambda b: f"B={b}")
-def test_loss_backward(B):
-    rng = np.random.default_rng(34)
-    T, K = 5, 4
-    targets = (rng.random((T, B, K)) > 0.5).astype(float)
-    mask = (rng.random((T, B)) > 0.3).astype(float)
-    mask[0] = 1.0
-    errors = check_op(
-        lambda z: loss.sigmoid_cross_entropy_forward(z, targets, mask),
-        loss.sigmoid_cross_entropy_backward,
-        [2.0 * rng.standard_normal((T, B, K))],
-        seed=35,
-    )
-    assert_grads_ok(errors)
 
 
 def test_loss_is_bits_per_sequence():
@@ -528,7 +303,7 @@ def test_read_matches_slow_twin(R):
 def test_write_matches_slow_twin(W):
     inputs = write_inputs(np.random.default_rng(46), 3, W, 7)
     assert_twins(memory.write_forward(*inputs)[0], write_twin(*inputs))
-    full = fully_erasing_write_inputs(W)
+    full = fully_erasing_write_inputs(np.random.default_rng(29), W)
     assert_twins(memory.write_forward(*full)[0], write_twin(*full))
 
 

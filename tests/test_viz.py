@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ntm_numpy import NTM, checkpoint, viz
+from ntm_numpy import NTM, checkpoint, figures, viz
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.tasks import make_task
 
@@ -176,7 +176,7 @@ def test_all_figures_from_a_pretrained_folder(ntm, tmp_path, monkeypatch, capsys
     write_metrics(pretrained / "lstm_copy.metrics.jsonl", [60.0, 50.0, 40.0])
     write_metrics(pretrained / "ngrams.metrics.jsonl", [150.0, 140.0, 135.0])
 
-    paths = viz.all_figures(tmp_path / "figures")
+    paths = figures.all_figures(tmp_path / "figures")
 
     assert sorted(p.name for p in paths) == [
         "addressing_stages.png",
@@ -194,21 +194,36 @@ def test_all_figures_from_a_pretrained_folder(ntm, tmp_path, monkeypatch, capsys
     assert "skipped 'associative_recall'" in notes and "found NTM for task 'copy'" in notes
 
 
-def test_a_checkpoint_without_training_config_gets_the_task_defaults(
+def test_a_checkpoint_that_names_no_task_is_skipped_with_the_reason(
     lstm, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", tmp_path)
-    lstm.save(tmp_path / "lstm_copy.npz")  # no train_state: copy's defaults, bits resized
-    model, task = viz._load_pretrained("lstm_copy")
-    assert isinstance(model, LSTMModel)
-    assert task.name == "copy"
-    assert (task.input_size, task.output_size) == (BITS + 1, BITS)
-    assert "defaults" in capsys.readouterr().out
+    lstm.save(tmp_path / "lstm_copy.npz")  # no train_state: nothing says which copy task
+    assert figures.all_figures(tmp_path / "figures") == []
+    note = next(line for line in capsys.readouterr().out.splitlines() if "'lstm_copy'" in line)
+    assert "skipped" in note and "names no task" in note
+
+
+def test_learning_curve_panels_one_panel_per_task():
+    rows = [{"sequences": 100 * i, "cost": 50.0 / i} for i in range(1, 6)]
+    panels = [
+        ("Copy", {"NTM": rows, "LSTM": rows[:3]}, None),
+        ("Dynamic N-grams", {"NTM": rows}, {"Bayes-optimal": 3.0}),
+        ("Priority sort", {"LSTM": rows}, None),
+        ("Repeat copy", {"NTM": rows}, None),
+    ]
+    fig = viz.learning_curve_panels(panels, "all tasks")
+    assert titled(fig) == ["Copy", "Dynamic N-grams", "Priority sort", "Repeat copy"]
+    assert fig.get_suptitle() == "all tasks"
+    assert len(fig.axes) == 4  # two rows of three: the two empty panels are removed
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2, 1, 1]  # N-grams: its reference
+    with pytest.raises(ValueError, match="panels"):
+        viz.learning_curve_panels([])
 
 
 def test_all_figures_without_models(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", tmp_path / "nothing")
-    assert viz.all_figures(tmp_path / "figures") == []
+    assert figures.all_figures(tmp_path / "figures") == []
     assert "skipped" in capsys.readouterr().out
 
 

@@ -1,0 +1,192 @@
+"""Every figure in ``figures/``, drawn from the pretrained models: ``python -m ntm_numpy figures``.
+
+This module only chooses: which shipped model, which sequence (fixed seeds), which file. The
+drawing is ``viz``'s, the loading ``checkpoint.pretrained_with_task``'s, the training logs
+``train.read_metrics``'. A figure whose models are missing or unusable is skipped with a printed
+note saying why, so the command draws what it can.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checkpoint, viz
+from .tasks import TASKS, make_task, optimal_cost
+from .train import read_metrics
+
+TASK_TITLES = {
+    "copy": "Copy",
+    "repeat_copy": "Repeat copy",
+    "associative_recall": "Associative recall",
+    "ngrams": "Dynamic N-grams",
+    "priority_sort": "Priority sort",
+}
+
+
+def _note(message: str) -> None:
+    print(f"figures: {message}")
+
+
+def _load(name: str, *, quiet: bool = False) -> tuple[Any, Any] | None:
+    """(model, task) of the pretrained ``name`` (``lstm_<task>`` for an LSTM); None, with a note,
+    where it is missing, unreadable, or not the model its name promises."""
+    try:
+        model, task = checkpoint.pretrained_with_task(name)
+    except ValueError as error:  # CheckpointError too: the reason is passed on
+        if not quiet:
+            _note(f"skipped {name!r}: {error}")
+        return None
+    expected_task = name.removeprefix("lstm_")
+    expected_type = "lstm" if name.startswith("lstm_") else "ntm"
+    if task.name != expected_task or getattr(model, "model_type", None) != expected_type:
+        _note(
+            f"skipped {name!r}: expected an {expected_type.upper()} for task {expected_task!r}, "
+            f"found {type(model).__name__} for task {task.name!r}"
+        )
+        return None
+    return model, task
+
+
+def _metrics(name: str) -> list[dict] | None:
+    """The rows of ``<name>.metrics.jsonl`` in the pretrained folder; None where there are none."""
+    path = Path(checkpoint.PRETRAINED_DIR) / f"{name}.metrics.jsonl"
+    if not path.exists():
+        return None
+    try:
+        rows = read_metrics(path)
+    except (OSError, ValueError) as error:
+        _note(f"skipped the training log of {name!r}: {error}")
+        return None
+    return [r for r in rows if isinstance(r, dict)] or None
+
+
+def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
+    """One sequence of ``task`` from ``default_rng(seed)``, batch size 1."""
+    return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
+
+
+def _trained_range(task: Any) -> str:
+    c = task.config
+    if hasattr(c, "min_length") and hasattr(c, "max_length"):
+        return f" (trained on lengths {c.min_length} to {c.max_length})"
+    return ""
+
+
+def _copy_generalisation(ntm: tuple | None, lstm: tuple | None) -> dict[str, Any]:
+    """copy_generalisation.png: the NTM and the LSTM where each is there and copies the same
+    bits, on the task of the first."""
+    entries = {label: e for label, e in (("NTM", ntm), ("LSTM", lstm)) if e is not None}
+    if not entries:
+        _note("skipped copy_generalisation.png: neither 'copy' nor 'lstm_copy' is there")
+        return {}
+    task = next(iter(entries.values()))[1]
+    models = {}
+    for label, (model, model_task) in entries.items():
+        if model_task.config.bits == task.config.bits:
+            models[label] = model
+        else:
+            _note(f"left the {label} out of copy_generalisation.png: it copies other bits")
+    title = f"Copy: targets and outputs by sequence length{_trained_range(task)}"
+    figure = viz.copy_generalisation(models, task, (10, 20, 30, 50, 120), 0, title=title)
+    return {"copy_generalisation.png": figure}
+
+
+def _copy_mechanism(entry: tuple | None) -> dict[str, Any]:
+    """copy_heads.png, addressing_stages.png (the read head in the middle of the output phase)
+    and memory_over_time.png, of one copy sequence of length 20 (or the longest trained)."""
+    if entry is None:
+        _note("skipped copy_heads.png, addressing_stages.png, memory_over_time.png: no 'copy'")
+        return {}
+    model, task = entry
+    length = min(20, getattr(task.config, "max_length", 20))
+    batch = _sample(task, length=length)
+    scored = np.flatnonzero(batch.mask[:, 0])
+    middle = int(scored[len(scored) // 2]) if scored.size else batch.num_steps // 2
+    return {
+        "copy_heads.png": viz.head_heatmaps(model, batch, f"Copy, length {length}"),
+        "addressing_stages.png": viz.addressing_stages(
+            model, batch, middle, head="read", title="Copy, output phase"
+        ),
+        "memory_over_time.png": viz.memory_over_time(
+            model, batch, title=f"Copy, length {length}: memory"
+        ),
+    }
+
+
+def _other_heads() -> dict[str, Any]:
+    """repeat_copy_heads.png and associative_recall_heads.png, where those models are there."""
+    figures = {}
+    repeat = _load("repeat_copy")
+    if repeat is not None:
+        model, task = repeat
+        length, repeats = min(5, task.config.max_length), min(5, task.config.max_repeats)
+        batch = _sample(task, length=length, repeats=repeats)
+        heading = f"Repeat copy, length {length}, {repeats} repeats"
+        figures["repeat_copy_heads.png"] = viz.head_heatmaps(model, batch, heading)
+    recall = _load("associative_recall")
+    if recall is not None:
+        model, task = recall
+        items = min(6, task.config.max_items)
+        heading = f"Associative recall, {items} items"
+        figures["associative_recall_heads.png"] = viz.head_heatmaps(
+            model, _sample(task, length=items), heading
+        )
+    return figures
+
+
+def _learning_curves() -> dict[str, Any]:
+    """learning_curves.png: a panel per task with a training log (NTM and LSTM); N-grams with
+    the Bayes-optimal cost of a fixed batch."""
+    panels = []
+    for name in TASKS:
+        logs = (("NTM", _metrics(name)), ("LSTM", _metrics(f"lstm_{name}")))
+        runs = {label: rows for label, rows in logs if rows}
+        if runs:
+            reference = _ngrams_reference() if name == "ngrams" else None
+            panels.append((TASK_TITLES.get(name, name), runs, reference))
+    if not panels:
+        _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
+        return {}
+    title = "Learning curves (evaluation cost on fresh sequences)"
+    return {"learning_curves.png": viz.learning_curve_panels(panels, title)}
+
+
+def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The Bayes-optimal cost of the N-grams task the model was trained on, on a fixed batch."""
+    entry = _load("ngrams", quiet=True) or _load("lstm_ngrams", quiet=True)
+    task = entry[1] if entry is not None else make_task("ngrams")
+    batch = task.sample(batch_size=sequences, rng=np.random.default_rng(seed))
+    c = task.config
+    return {"Bayes-optimal": optimal_cost(batch, order=c.order, beta_prior=c.beta_prior)}
+
+
+def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
+    """Every figure, from the checkpoints and training logs in ``ntm_numpy/pretrained``.
+
+    Writes into ``out_dir``: ``copy_generalisation.png`` (NTM and LSTM), ``copy_heads.png``,
+    ``addressing_stages.png`` (the copy model's read head in the middle of the output phase),
+    ``memory_over_time.png`` (copy), ``repeat_copy_heads.png``, ``associative_recall_heads.png``
+    and ``learning_curves.png`` (a panel per task with a training log; N-grams with the
+    Bayes-optimal cost of a fixed batch). Each task is built with the options its model was
+    trained with (the checkpoint's ``train_state``). A figure whose models are missing is
+    skipped with a printed note. Seeds are fixed. Returns the paths written.
+    """
+    out = Path(out_dir)
+    copy = _load("copy")
+    written = []
+    for draw in (
+        lambda: _copy_generalisation(copy, _load("lstm_copy")),
+        lambda: _copy_mechanism(copy),
+        _other_heads,
+        _learning_curves,
+    ):
+        # each group is saved before the next is drawn, so a failure keeps what came before
+        written += [viz.save(figure, out / name) for name, figure in draw().items()]
+    return written
+
+
+__all__ = ["TASK_TITLES", "all_figures"]
