@@ -298,7 +298,8 @@ def _parser() -> argparse.ArgumentParser:
         description="A Neural Turing Machine in NumPy: train, evaluate, audit, draw.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_add_demo, _add_train, _add_evaluate, _add_gradcheck, _add_export, _add_figures):
+    commands = (_add_demo, _add_train, _add_evaluate, _add_gradcheck, _add_export, _add_resize)
+    for add in (*commands, _add_figures):
         add(sub)
     return parser
 
@@ -412,6 +413,26 @@ def _add_export(sub) -> None:
     export.add_argument("run_dir", help="a run directory holding checkpoint.npz")
     export.add_argument("name", help="the pretrained name, e.g. copy or lstm_copy")
     export.add_argument("--dest", default=None, help="another destination directory")
+
+
+def _add_resize(sub) -> None:
+    resize = sub.add_parser(
+        "resize",
+        help="move an NTM to a memory of another size",
+        description="Write an NTM checkpoint at another memory size N: every weight that does "
+        "not depend on N is copied; the initial state (init.weights [H, N], and init.memory "
+        "if learned) is cut to the first N rows, or, for a larger memory, taken from "
+        "--initial-state-from (see ntm_numpy/resize.py).",
+    )
+    resize.add_argument("source", help="a .npz checkpoint, or a pretrained name such as copy")
+    resize.add_argument("destination", help="the .npz file to write")
+    resize.add_argument("--memory-size", type=_positive_int, required=True, help="N, rows")
+    resize.add_argument(
+        "--initial-state-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="an NTM of the new size whose initial state to take (needed to grow the memory)",
+    )
 
 
 def _add_figures(sub) -> None:
@@ -638,6 +659,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_resize(args) -> int:
+    from .resize import resize_checkpoint
+
+    path = resize_checkpoint(
+        args.source,
+        args.destination,
+        args.memory_size,
+        initial_state_from=args.initial_state_from,
+    )
+    print(f"wrote {path}: memory_size {args.memory_size}")
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .figures import all_figures
 
@@ -663,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         "gradcheck": cmd_gradcheck,
         "figures": cmd_figures,
         "export": cmd_export,
+        "resize": cmd_resize,
     }[args.command]
     try:
         return command(args)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import CheckpointError, build_model, find_checkpoint, model_type_of, read, save
+from .configs import ConfigError
 
 MEMORY_DEPENDENT = {"init.weights": -1, "init.memory": 0}  # parameter -> its axis of length N
 
@@ -39,19 +40,21 @@ def resize_memory(model: Any, memory_size: int, *, initial_state_from: Any = Non
     ``init.weights`` [H, N] (and ``init.memory`` [N, M], if learned) come from
     ``initial_state_from`` (an NTM of ``memory_size`` rows, the same heads and row width) when
     it is given, else from the first ``memory_size`` columns (rows) of ``model``'s, which needs
-    ``memory_size <= model``'s N.
+    ``memory_size <= model``'s N. A request that cannot be met is a ``ConfigError`` naming the
+    parameter.
     """
     if model_type_of(model) != "ntm":
-        raise ValueError("model must be an NTM: the LSTM baseline has no memory to resize")
+        raise ConfigError("model must be an NTM: the LSTM baseline has no memory to resize")
     if isinstance(memory_size, bool) or not isinstance(memory_size, int) or memory_size < 1:
-        raise ValueError(f"memory_size must be a positive integer, got {memory_size!r}")
+        raise ConfigError(f"memory_size must be a positive integer, got {memory_size!r}")
     config = {**model.config.to_dict(), "memory_size": memory_size}
     resized = build_model("ntm", config)
     source_n = model.config.memory_size
     if initial_state_from is None and memory_size > source_n:
-        raise ValueError(
+        raise ConfigError(
             f"memory_size {memory_size} is larger than the model's {source_n} rows: pass "
-            "initial_state_from, a model of that size whose initial weighting to use"
+            "initial_state_from (--initial-state-from), a model of that size whose initial "
+            "weighting to use"
         )
     donor = _check_donor(initial_state_from, resized) if initial_state_from is not None else None
     for name, value in resized.params.items():
@@ -68,9 +71,9 @@ def resize_memory(model: Any, memory_size: int, *, initial_state_from: Any = Non
 
 
 def _check_donor(donor: Any, resized: Any) -> Any:
-    """``donor`` if its N-dependent parameters fit ``resized``, else a ValueError naming it."""
+    """``donor`` if its N-dependent parameters fit ``resized``, else a ConfigError naming it."""
     if model_type_of(donor) != "ntm":
-        raise ValueError("initial_state_from must be an NTM")
+        raise ConfigError("initial_state_from must be an NTM")
     for name in MEMORY_DEPENDENT:
         if name not in resized.params:
             continue
@@ -78,7 +81,7 @@ def _check_donor(donor: Any, resized: Any) -> Any:
         want = resized.params[name].shape
         if have is None or have.shape != want:
             got = "none" if have is None else tuple(have.shape)
-            raise ValueError(
+            raise ConfigError(
                 f"initial_state_from must have {name} of shape {tuple(want)} (memory_size "
                 f"{resized.config.memory_size}, the same heads and memory_init), got {got}"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import run_main
 
 from ntm_numpy import NTM, checkpoint
 from ntm_numpy.lstm_baseline import LSTMModel
@@ -77,3 +78,25 @@ def test_a_resized_checkpoint_records_its_size_and_origin(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="must not be the source"):
         resize_checkpoint(source, source, 5)
     assert checkpoint.read(source).model.config.memory_size == 12  # the source is untouched
+
+
+def test_the_resize_command_writes_the_model_and_refuses_what_it_cannot_do(tmp_path, capsys):
+    source = tmp_path / "source.npz"
+    checkpoint.save(source, small_ntm(12), train_state={"config": {"task": "copy"}})
+    small = tmp_path / "small.npz"
+    code, out, _ = run_main(["resize", str(source), str(small), "--memory-size", "5"], capsys)
+    assert code == 0 and "memory_size 5" in out
+    assert checkpoint.read(small).model.config.memory_size == 5
+    grown = tmp_path / "grown.npz"
+    argv = ["resize", str(small), str(grown), "--memory-size", "12"]
+    code, _, err = run_main(argv, capsys)
+    assert code == 2 and "--initial-state-from" in err and len(err.strip().splitlines()) == 1
+    assert not grown.exists()
+    code, _, _ = run_main([*argv, "--initial-state-from", str(source)], capsys)
+    assert code == 0
+    np.testing.assert_array_equal(
+        checkpoint.read(grown).model.params["init.weights"],
+        checkpoint.read(source).model.params["init.weights"],
+    )
+    code, _, err = run_main(["resize", str(source), str(grown), "--memory-size", "0"], capsys)
+    assert code == 2 and "memory-size" in err
