@@ -18,13 +18,10 @@ from . import checkpoint, viz
 from .tasks import TASKS, make_task, optimal_cost
 from .train import read_metrics
 
-TASK_TITLES = {
-    "copy": "Copy",
-    "repeat_copy": "Repeat copy",
-    "associative_recall": "Associative recall",
-    "ngrams": "Dynamic N-grams",
-    "priority_sort": "Priority sort",
-}
+
+def task_titles() -> dict[str, str]:
+    """Every registered task's title, by name (each task class declares its own)."""
+    return {name: cls.title for name, cls in TASKS.items()}
 
 
 def _note(message: str) -> None:
@@ -147,7 +144,7 @@ def _learning_curves() -> dict[str, Any]:
         runs = {label: rows for label, rows in logs if rows}
         if runs:
             reference = _ngrams_reference() if name == "ngrams" else None
-            panels.append((TASK_TITLES.get(name, name), runs, reference))
+            panels.append((task_titles().get(name, name), runs, reference))
     if not panels:
         _note("skipped learning_curves.png: no <name>.metrics.jsonl in the pretrained folder")
         return {}
@@ -189,4 +186,4 @@ def all_figures(out_dir: str | os.PathLike = "figures") -> list[Path]:
     return written
 
 
-__all__ = ["TASK_TITLES", "all_figures"]
+__all__ = ["all_figures", "task_titles"]

@@ -45,7 +45,7 @@ def test_train_state_round_trip_through_json() -> None:
 
 
 def test_train_state_from_a_checkpoint_written_before_recent_costs() -> None:
-    saved = read(PRETRAINED_DIR / "copy.npz").train_state  # written without recent_costs
+    saved = read(PRETRAINED_DIR / "repeat_copy.npz").train_state  # written without recent_costs
     assert "recent_costs" not in saved
     state = TrainState.from_dict(saved)
     assert state.recent_costs == []

@@ -10,28 +10,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ntm_numpy.checkpoint import save
+from ..checkpoint import save
+from ..files import write_atomic
 
 
 def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    """Replace ``path`` by ``rows``, one JSON line each, keeping its permissions (``mkstemp``
-    makes a private file; the log is for sharing, as the checkpoints are)."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` by ``rows``, one JSON line each, atomically (``files.write_atomic``)."""
+    write_atomic(path, lambda f: f.writelines(json.dumps(r) + "\n" for r in rows), text=True)
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
