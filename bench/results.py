@@ -25,7 +25,11 @@ from ntm_numpy.checkpoint import pretrained_names
 # (task, lengths beyond training or None for the training range, the paper's result)
 ROWS = [
     ("copy", None, "near 0"),
-    ("copy", "30,50,80,120", "NTM copies far past 20 with few errors (fig. 4); LSTM fails (fig. 5)"),
+    (
+        "copy",
+        "30,50,80,120",
+        "NTM copies far past 20 with few errors (fig. 4); LSTM fails (fig. 5)",
+    ),
     ("repeat_copy", None, "near 0"),
     ("repeat_copy", "15,20", "NTM generalises to longer sequences"),
     ("associative_recall", None, "near 0"),

@@ -969,10 +969,8 @@ def ngram_context_rows(
         for side, (where, context) in sides.items()
     }
     rows = weight_mass_rows(np.stack(list(tables.values())).swapaxes(1, 2), mass=0.9)
-    rng = np.random.default_rng(0)
-    fig = _figure(15.0, 6.0)
-    axes = fig.subplots(1, 2, sharey=True)
-    image = None
+    rng, fig = np.random.default_rng(0), _figure(15.0, 6.0)
+    axes, image = fig.subplots(1, 2, sharey=True), None
     labels = [format(c, f"0{order - 1}b") for c in range(count)]
     for ax, (side, (where, context)) in zip(axes, sides.items(), strict=True):
         shuffled = rng.permuted(context, axis=0)
