@@ -7,11 +7,13 @@ every parameter on its own."""
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ntm_numpy import NTM, load
+from ntm_numpy import NTM, flat_arrays, load
 from ntm_numpy.flat_arrays import FlatArrays, layout_of
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.optim import (
@@ -266,3 +268,10 @@ def test_data_parallel_refuses_params_laid_out_anew():
         model.params = dict(reversed(list(model.params.items())))
         with pytest.raises(ValueError, match="changed its names, shapes or order"):
             parallel.loss_and_grads(x, y)
+
+
+def test_flat_arrays_is_in_the_compute_path_and_imports_no_numpy():
+    # as tests/test_backend.py checks the other compute modules: the array module comes from
+    # the arrays (a FlatArrays of CuPy arrays stays on the GPU)
+    source = Path(flat_arrays.__file__).read_text()
+    assert not re.search(r"^\s*(import numpy|from numpy)", source, flags=re.MULTILINE)
