@@ -13,9 +13,9 @@ layer l's input (``input_size`` for layer 0, H above it), H ``hidden_size``, O `
 Sequences are time-major: x [T, B, input_size].
 
 The public interface is the NTM's (``model.py``): ``forward``, ``backward``, ``loss``,
-``loss_and_grads``, ``step``, ``initial_state``, ``to``, ``save``, a flat ``params`` dict with
-dotted names and a gradient dict with the same keys, so the trainer, the checkpoints and the
-command line work with either model.
+``loss_and_grads``, ``step``, ``initial_state``, ``to``, ``save``, ``params`` with dotted names
+(views into one flat array) and gradients with the same names, so the trainer, the checkpoints
+and the command line work with either model.
 
 The layers run one after another, each over the whole sequence: the input half of the affine
 map, ``h^{l-1} W_l[:D_l] + b_l``, is one product over all T steps, and only the recurrent half,
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .configs import LSTMConfig, positive_int, register_model
+from .flat_arrays import FlatArrays
 from .initialization import init_lstm_params
 from .ops.linear import linear_input_grad, linear_param_grads
 from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
@@ -174,7 +175,7 @@ class LSTMModel(SequenceModel):
 
     # --- backward --------------------------------------------------------------------------
 
-    def backward(self, dlogits, cache: LSTMForwardCache) -> dict[str, Any]:
+    def backward(self, dlogits, cache: LSTMForwardCache) -> FlatArrays:
         """Backpropagation through time: dL/dlogits [T, B, O] -> dL/dparams (same keys).
 
         The output layer first, then the layers from the top down; within a layer the steps
@@ -193,7 +194,7 @@ class LSTMModel(SequenceModel):
         T, B = cache.hidden.shape[:2]
         dlogits = self._as_model_array(dlogits, "dlogits", (T, B, c.outputs))
         H = c.hidden_size
-        grads: dict[str, Any] = {}
+        grads = self.new_grads()  # views into one flat array, filled in below
 
         # y = h^{L-1} W_y + b_y, for all steps at once
         grads["output.W"], grads["output.b"] = linear_param_grads(dlogits, cache.hidden)
@@ -216,7 +217,7 @@ class LSTMModel(SequenceModel):
             grads[f"layer{layer}.W"], grads[f"layer{layer}.b"] = linear_param_grads(dz_all, xh)
             if layer > 0:  # x needs no gradient
                 dabove = linear_input_grad(dz_all, W_in)  # [T, B, H] to the layer below
-        return {k: grads[k] for k in p}
+        return grads
 
 
 __all__ = [

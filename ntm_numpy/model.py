@@ -12,12 +12,13 @@ One step, in the order of Graves et al. (2014) and DESIGN.md::
 Shapes: B batch, T time, N memory rows, M row width, C controller size, R read heads,
 W write heads, H = W + R, S shift range. Sequences are time-major: x [T, B, input_size].
 
-Parameters are one flat dict of arrays with dotted names; ``backward`` returns a dict with the
-same keys. Backward functions of the ops return new arrays; this module adds them up. Weights
-that are shared over time (controller, heads, output) get their gradient once, after the loop
-over time, as one product over all steps (``ops.linear.linear_param_grads``); the loop itself,
-one ``_step_backward`` per step (the mirror of ``_step_forward``), carries only the recurrent
-gradients ``dh, dc, dr, dw_prev, dM`` backwards (``BackwardCarry``).
+Parameters are named arrays with dotted names, views into one flat array (``FlatArrays``,
+``sequence_model.py``); ``backward`` returns the gradients with the same names, views into one
+flat array of their own. Backward functions of the ops return new arrays; this module adds them
+up. Weights that are shared over time (controller, heads, output) get their gradient once,
+after the loop over time, as one product over all steps (``ops.linear.linear_param_grads``);
+the loop itself, one ``_step_backward`` per step (the mirror of ``_step_forward``), carries
+only the recurrent gradients ``dh, dc, dr, dw_prev, dM`` backwards (``BackwardCarry``).
 
 ``ntm_numpy.reference`` is the same backprop through time in plain form (dense gradients, a
 linear backward per step, no buffers), tested equal to this one: read it first.
@@ -38,6 +39,7 @@ from typing import Any, NamedTuple
 
 from . import backend
 from .configs import CONTROLLERS, DTYPES, MEMORY_INITS, NTMConfig, positive_int, register_model
+from .flat_arrays import FlatArrays
 from .heads import Addressing, HeadParams, heads_backward, heads_forward
 from .initialization import fixed_initial_memory, init_params
 from .ops.activations import (
@@ -418,7 +420,7 @@ class NTM(SequenceModel):
 
     # --- backward --------------------------------------------------------------------------
 
-    def backward(self, dlogits, cache: ForwardCache) -> dict[str, Any]:
+    def backward(self, dlogits, cache: ForwardCache) -> FlatArrays:
         """Backpropagation through time: dL/dlogits [T, B, O] -> dL/dparams (same keys).
 
         A loop over the steps in reverse, one ``_step_backward`` each, carrying the gradients
@@ -436,7 +438,7 @@ class NTM(SequenceModel):
         xp, p, c = self.xp, self.params, self.config
         T, B = cache.output_inputs.shape[:2]
         dlogits = self._as_model_array(dlogits, "dlogits", (T, B, c.outputs))
-        grads: dict[str, Any] = {}
+        grads = self.new_grads()  # views into one flat array, filled in below
 
         # 6. output: y = [h, r] W_y + b_y, for all steps at once
         grads["output.W"], grads["output.b"] = linear_param_grads(dlogits, cache.output_inputs)
@@ -462,7 +464,7 @@ class NTM(SequenceModel):
         if "init.memory" in p:
             memory0 = cache.steps[0].write.memory_prev
             grads["init.memory"] = carry.memory_grad(memory0).sum(axis=0)
-        return {k: grads[k] for k in p}
+        return grads
 
     def _last_carry(self, batch_size: int, dtype) -> BackwardCarry:
         """The carry into the last step: zeros (and no memory gradient yet)."""

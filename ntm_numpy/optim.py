@@ -3,8 +3,15 @@
 Parameters and gradients are ``dict[str, array]`` with the same keys (``"controller.W"``, ...).
 An optimizer's ``step(params, grads)`` changes the parameter arrays *in place* (``p -= ...``), so
 whoever holds the dict (the model) sees the new values. Its state (velocities, moments) is one
-dict per slot with the keys of ``params``, created as ``xp.zeros_like(p)`` on the first step, so
-it lives on the device of the parameters.
+dict per slot with the keys of ``params``, created as zeros like the parameters on the first
+step, so it lives on the device of the parameters.
+
+A model's parameters and gradients are ``FlatArrays`` (``flat_arrays.py``): named views into
+one flat array each. The state is then made the same way, and a step applies the rule once, to
+the flat arrays (``p = params.flat``, ``g = grads.flat``, ``m = state["m"].flat``, ...):
+every rule is elementwise, so the whole block at once is every parameter at once. Clipping
+likewise works on ``grads.flat``. Plain dicts are updated one parameter at a time, by the same
+rule.
 
 Symbols, for one parameter array ``p`` with gradient ``g`` at step ``t = 1, 2, ...`` (every
 operation is elementwise)::
@@ -35,6 +42,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ntm_numpy.backend import array_module
+from ntm_numpy.flat_arrays import FlatArrays, flat_of
 
 Array = Any  # a numpy.ndarray or cupy.ndarray; never converted to a Python number here
 
@@ -249,6 +257,8 @@ def check_same_keys(
     The message lists the keys missing from ``others`` and the keys it has in excess. Only
     shapes (metadata) are compared, so nothing is read from the device.
     """
+    if flat_of(params, others) is not None:  # one layout: the same names and shapes
+        return
     missing = sorted(set(params) - set(others))
     extra = sorted(set(others) - set(params))
     if missing or extra:
@@ -275,7 +285,8 @@ class Optimizer:
 
     ``opt.state[slot][key]`` is the array of state ``slot`` (``"m"``, ``"v"``, ...) for
     parameter ``key``; ``opt.steps`` counts the calls to ``step``. A subclass names its slots
-    (``slot_names``) and applies its rule to one parameter (``_update``).
+    (``slot_names``) and applies its rule to one array (``_update``): one parameter, or the
+    flat array of all of them.
     """
 
     name: ClassVar[str]
@@ -302,32 +313,47 @@ class Optimizer:
         raise NotImplementedError
 
     def _update(self, p: Array, g: Array, slots: dict[str, Array], *, t: int) -> None:
-        """Apply the rule to one parameter, in place; ``slots`` maps slot name to array."""
+        """Apply the rule to one array, in place; ``slots`` maps slot name to array."""
         raise NotImplementedError
 
     def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Update every array of ``params`` in place from ``grads``; ``steps += 1``.
 
         ``grads`` must have the keys and shapes of ``params`` (else ``ValueError``). The state
-        is created on the first step as zeros like each parameter; later steps require the
-        same keys as that first step.
+        is created on the first step as zeros like the parameters; later steps require the
+        same keys as that first step. Where ``params``, ``grads`` and the state are
+        ``FlatArrays`` of one layout, the rule runs once, on their flat arrays.
         """
         check_same_keys(params, grads, what="grads")
         slots = self.slot_names(self.config)
         if slots and not self.state:
-            self.state = {
-                slot: {key: array_module(p).zeros_like(p) for key, p in params.items()}
-                for slot in slots
-            }
+            self.state = {slot: _zeros_like(params) for slot in slots}
         for slot in slots:
             self._check_state_slot(params, slot)
         self.steps += 1
+        flat = flat_of(params, grads, *(self.state[s] for s in slots))
+        if flat is not None:  # the whole block at once: the rules are elementwise
+            p, g, *state = flat
+            self._update(p, g, dict(zip(slots, state, strict=True)), t=self.steps)
+            return
         for key, p in params.items():
             self._update(p, grads[key], {s: self.state[s][key] for s in slots}, t=self.steps)
 
     def _check_state_slot(self, params: Mapping[str, Array], slot: str) -> None:
-        """Raise ``ValueError`` unless ``state[slot]`` matches ``params`` in keys, shape, device."""
+        """Raise ``ValueError`` unless ``state[slot]`` matches ``params`` in keys, shape, device.
+
+        A state of other arrays (loaded from a checkpoint) is put into one flat array of the
+        parameters' layout where the parameters are ``FlatArrays``.
+        """
         arrays = self.state[slot]
+        if flat_of(params, arrays) is not None:
+            if array_module(arrays.flat) is not array_module(params.flat):
+                raise ValueError(
+                    f"optimizer state {slot!r} is a {type(arrays.flat).__name__} but the "
+                    f"parameters are a {type(params.flat).__name__}; move the state with "
+                    "map_arrays"
+                )
+            return
         check_same_keys(params, arrays, what=f"optimizer state {slot!r}")
         for key, p in params.items():
             if array_module(arrays[key]) is not array_module(p):
@@ -335,6 +361,8 @@ class Optimizer:
                     f"optimizer state {slot!r}[{key!r}] is a {type(arrays[key]).__name__} but "
                     f"the parameter is a {type(p).__name__}; move the state with map_arrays"
                 )
+        if isinstance(params, FlatArrays):
+            self.state[slot] = FlatArrays.from_arrays({key: arrays[key] for key in params})
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of the optimizer, to save with a checkpoint::
@@ -387,8 +415,18 @@ class Optimizer:
         """Replace every state array ``a`` by ``fn(a)``, e.g. ``backend.to_numpy`` to move the
         state to the host or ``cupy.asarray`` to move it to the GPU."""
         self.state = {
-            slot: {key: fn(a) for key, a in arrays.items()} for slot, arrays in self.state.items()
+            slot: arrays.map(fn)
+            if isinstance(arrays, FlatArrays)
+            else {key: fn(a) for key, a in arrays.items()}
+            for slot, arrays in self.state.items()
         }
+
+
+def _zeros_like(params: Mapping[str, Array]) -> Mapping[str, Array]:
+    """Zeros like every parameter: one flat array of their layout where they have one."""
+    if isinstance(params, FlatArrays):
+        return FlatArrays.zeros_like(params)
+    return {key: array_module(p).zeros_like(p) for key, p in params.items()}
 
 
 def _check_steps(steps: Any) -> int:
@@ -522,6 +560,10 @@ def global_norm(grads: Mapping[str, Array]) -> Array:
     a gradient that is merely large. An empty dict has norm 0.
     """
     xp = array_module(*grads.values())
+    flat = flat_of(grads)
+    if flat is not None:  # one block: one sum (NumPy's pairwise sum; no BLAS threads to wake)
+        g64 = flat[0].astype("float64", copy=False)
+        return xp.asarray(xp.sqrt(xp.sum(g64 * g64)))
     squares = []
     for g in grads.values():
         g64 = g.astype("float64")
@@ -536,36 +578,45 @@ def global_norm(grads: Mapping[str, Array]) -> Array:
 
 def clip_by_global_norm(
     grads: Mapping[str, Array], max_norm: float
-) -> tuple[dict[str, Array], Array]:
+) -> tuple[Mapping[str, Array], Array]:
     """Scale every gradient by one factor so that their global norm is at most ``max_norm``::
 
         norm  = sqrt(sum_k sum_i g_k[i]^2)
         scale = min(1, max_norm / (norm + 1e-6))
         g_k'  = scale * g_k
 
-    Returns ``(new dict, norm)``; ``norm`` is a 0-d array (``float(norm)`` when you need a
-    number, outside the hot path). The scale is computed on the device with ``xp.minimum``, so
-    there is no host branch on a device value; a NaN or inf norm propagates into the result.
-    The input dict and its arrays are not changed.
+    Returns ``(new arrays, norm)``, the arrays a ``FlatArrays`` for a ``FlatArrays``; ``norm``
+    is a 0-d array (``float(norm)`` when you need a number, outside the hot path). The scale is
+    computed on the device with ``xp.minimum``, so there is no host branch on a device value; a
+    NaN or inf norm propagates into the result. The input and its arrays are not changed.
     """
     _check_positive("max_norm", max_norm)
     xp = array_module(*grads.values())
     norm = global_norm(grads)
     scale = xp.minimum(1.0, max_norm / (norm + 1e-6))
-    clipped = {
-        key: g * (scale if scale.dtype == g.dtype else scale.astype(g.dtype))
-        for key, g in grads.items()
-    }
-    return clipped, norm
+
+    def scaled(g: Array) -> Array:
+        return g * (scale if scale.dtype == g.dtype else scale.astype(g.dtype))
+
+    if isinstance(grads, FlatArrays):
+        return grads.map(scaled), norm
+    return {key: scaled(g) for key, g in grads.items()}, norm
 
 
-def clip_by_value(grads: Mapping[str, Array], limit: float = 10.0) -> dict[str, Array]:
+def clip_by_value(grads: Mapping[str, Array], limit: float = 10.0) -> Mapping[str, Array]:
     """Clip every element to ``[-limit, limit]``: ``g' = min(max(g, -limit), limit)``.
 
-    The NTM paper clips to [-10, 10]. Returns a new dict; the input is not changed.
+    The NTM paper clips to [-10, 10]. Returns new arrays (a ``FlatArrays`` for a ``FlatArrays``);
+    the input is not changed.
     """
     _check_positive("limit", limit)
-    return {key: array_module(g).clip(g, -limit, limit) for key, g in grads.items()}
+
+    def clipped(g: Array) -> Array:
+        return array_module(g).clip(g, -limit, limit)
+
+    if isinstance(grads, FlatArrays):
+        return grads.map(clipped)
+    return {key: clipped(g) for key, g in grads.items()}
 
 
 def _check_positive(name: str, value: Any) -> None:

@@ -13,10 +13,11 @@ The cost is a mean over the sequences of a batch, so the weighted sum is exactly
 cost and gradient (up to float rounding: the sums are taken in another order, so a run with
 2 workers is reproducible, but not bit-for-bit the run with 1).
 
-Before every step the parameters are copied into memory shared with the workers (one buffer,
-written by this process, read by all), and each worker writes its gradient into a shared buffer
-of its own; only the shards and the costs go through pipes. Workers ignore Ctrl-C (the trainer
-finishes its step and checkpoints) and run BLAS single-threaded.
+Before every step the model's flat parameter array (``model.params.flat``) is copied into
+memory shared with the workers (one buffer, written by this process, read by all: each worker's
+model holds its parameters as views into it), and each worker writes its flat gradient into a
+shared buffer of its own; only the shards and the costs go through pipes. Workers ignore
+Ctrl-C (the trainer finishes its step and checkpoints) and run BLAS single-threaded.
 
     >>> with DataParallel(model, workers=2) as parallel:
     ...     loss, grads = parallel.loss_and_grads(x, y, mask)   # as model.loss_and_grads
@@ -36,6 +37,7 @@ import numpy as np
 
 from .allocator import keep_freed_memory
 from .checkpoint import build_model, model_type_of
+from .flat_arrays import FlatArrays, Layout, layout_size
 from .sequence_model import positive_int
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -46,22 +48,6 @@ def shard_bounds(batch_size: int, shards: int) -> list[tuple[int, int]]:
     shards = min(shards, batch_size)
     edges = [batch_size * k // shards for k in range(shards + 1)]
     return list(itertools.pairwise(edges))
-
-
-class _FlatParams:
-    """Named arrays laid out one after another in one flat buffer (views, no copies)."""
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.layout = [(name, tuple(p.shape)) for name, p in params.items()]
-        self.size = sum(int(np.prod(shape)) for _, shape in self.layout)
-
-    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        out, start = {}, 0
-        for name, shape in self.layout:
-            stop = start + int(np.prod(shape))
-            out[name] = flat[start:stop].reshape(shape)
-            start = stop
-        return out
 
 
 def _shared_array(context, size: int, dtype: np.dtype):
@@ -103,22 +89,21 @@ def _sigint_ignored_by_children():
             signal.signal(signal.SIGINT, previous)
 
 
-def _worker(connection, model_type, config, layout, params_raw, grads_raw) -> None:
+def _worker(connection, model_type, config, layout: Layout, params_raw, grads_raw) -> None:
     """A worker process: rebuild the model around the shared parameters, then answer shards."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     keep_freed_memory()  # as in the parent: a step's large arrays are reused, not remapped
     model = build_model(model_type, config)
-    dtype = np.dtype(model.config.dtype)
-    model.params = layout.views(np.frombuffer(params_raw, dtype=dtype, count=layout.size))
-    grads_out = layout.views(np.frombuffer(grads_raw, dtype=dtype, count=layout.size))
+    dtype, size = np.dtype(model.config.dtype), layout_size(layout)
+    model.params = FlatArrays(np.frombuffer(params_raw, dtype=dtype, count=size), layout)
+    grads_out = np.frombuffer(grads_raw, dtype=dtype, count=size)
     while True:
         message = connection.recv()
         if message is None:
             return
         try:
             loss, grads = model.loss_and_grads(*message)
-            for name, grad in grads.items():
-                grads_out[name][...] = grad
+            grads_out[...] = grads.flat  # the same layout: grads are made like model.params
             connection.send(float(loss))
         except Exception as error:  # handed to the parent, which raises it
             connection.send(error)
@@ -135,8 +120,9 @@ class DataParallel:
     """``loss_and_grads`` of ``model`` with each batch split over ``workers`` processes.
 
     ``workers=1`` starts no process and calls the model directly. The model must live on the
-    CPU; its parameters may be replaced or updated in place between calls (each call sends the
-    current ones). Use it as a context manager, or call ``close``, to stop the workers.
+    CPU; its parameters may be replaced (with the same names, shapes and order) or updated in
+    place between calls (each call sends the current ones). Use it as a context manager, or
+    call ``close``, to stop the workers.
     """
 
     def __init__(self, model, workers: int) -> None:
@@ -150,18 +136,17 @@ class DataParallel:
         self.workers = workers
         self._processes: list = []
         self._connections: list = []
-        self._grads: list[dict[str, np.ndarray]] = []
+        self._grads: list[np.ndarray] = []  # each worker's flat gradient, in shared memory
         if workers == 1:
             return
         context = multiprocessing.get_context("spawn")  # fork is unsafe with BLAS threads
-        dtype = np.dtype(model.config.dtype)
-        layout = _FlatParams(model.params)
-        params_raw, flat_params = _shared_array(context, layout.size, dtype)
-        self._params = layout.views(flat_params)
+        dtype, layout = np.dtype(model.config.dtype), model.params.layout
+        params_raw, flat_params = _shared_array(context, layout_size(layout), dtype)
+        self._params = FlatArrays(flat_params, layout)
         config = model.config.to_dict()
         with _single_threaded_blas(), _sigint_ignored_by_children():
             for _ in range(workers - 1):
-                grads_raw, flat_grads = _shared_array(context, layout.size, dtype)
+                grads_raw, flat_grads = _shared_array(context, layout_size(layout), dtype)
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_worker,
@@ -179,7 +164,7 @@ class DataParallel:
                 theirs.close()
                 self._processes.append(process)
                 self._connections.append(ours)
-                self._grads.append(layout.views(flat_grads))
+                self._grads.append(flat_grads)
 
     def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
         """As ``model.loss_and_grads``: the batch's cost (a 0-d array) and its gradients.
@@ -195,8 +180,12 @@ class DataParallel:
         y, mask = model._check_targets(x, y, mask)
         B = x.shape[1]
         bounds = shard_bounds(B, self.workers)
-        for name, value in model.params.items():
-            self._params[name][...] = value
+        if model.params.layout != self._params.layout:  # the workers' gradients would not fit
+            raise ValueError(
+                "model.params changed its names, shapes or order since DataParallel started; "
+                "start a new DataParallel"
+            )
+        self._params.flat[...] = model.params.flat
         connections = self._connections[: len(bounds) - 1]
         try:
             for connection, (start, stop) in zip(connections, bounds[1:], strict=True):
@@ -216,11 +205,10 @@ class DataParallel:
                 raise answer
         weights = [(stop - start) / B for start, stop in bounds]
         loss = loss * weights[0]
-        grads = {name: grad * weights[0] for name, grad in grads.items()}
+        grads = grads.map(lambda flat: flat * weights[0])
         for answer, theirs, weight in zip(answers, self._grads, weights[1:], strict=False):
             loss = loss + answer * weight
-            for name, grad in grads.items():
-                grad += theirs[name] * weight
+            grads.flat += theirs * weight  # theirs: a worker's flat gradient, as laid out here
         return loss, grads
 
     def _receive(self, connection):

@@ -1,13 +1,20 @@
 """What the NTM and the LSTM baseline share: moving between devices, saving, input checks, and
 the loss on top of ``forward`` / ``backward``.
 
-A subclass provides ``config`` (with ``input_size``, ``outputs`` and ``dtype``), ``params`` (a
-flat dict of arrays that includes ``output.W``), ``model_type`` (its name in checkpoints),
-``forward(x, keep_cache)`` and ``backward(dlogits, cache)``.
+A subclass provides ``config`` (with ``input_size``, ``outputs`` and ``dtype``), its initial
+``params`` (a dict of arrays that includes ``output.W``), ``model_type`` (its name in
+checkpoints), ``forward(x, keep_cache)`` and ``backward(dlogits, cache)``.
+
+The parameters live in one block: ``model.params`` is a ``FlatArrays``, named views into one
+contiguous array ``model.params.flat`` [P], and ``backward`` returns the gradients the same
+way, so that the optimizer and clipping work on the whole block at once. ``model.params[name]
+= value`` writes into the view; ``model.params = {name: array, ...}`` puts the arrays into a
+new block (a ``FlatArrays`` is adopted as it is, sharing its block).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import backend
@@ -18,6 +25,7 @@ from .configs import (  # noqa: F401  re-exported for the modules that import th
     physical_memory_bytes,
     positive_int,
 )
+from .flat_arrays import FlatArrays
 from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
 
 
@@ -26,29 +34,49 @@ class SequenceModel:
 
     model_type = ""  # the name checkpoints know it by
     config: Any
-    params: dict[str, Any]
+    _params: FlatArrays
+
+    # --- the parameters, one block ---------------------------------------------------------
+
+    @property
+    def params(self) -> FlatArrays:
+        """name -> parameter array, each a view into one flat array ``params.flat`` [P]."""
+        return self._params
+
+    @params.setter
+    def params(self, arrays: Mapping[str, Any]) -> None:
+        # a FlatArrays is adopted (a worker's parameters in shared memory); a dict is copied in
+        if not isinstance(arrays, FlatArrays):
+            arrays = FlatArrays.from_arrays(arrays)
+        self._params = arrays
+
+    def new_grads(self) -> FlatArrays:
+        """Zero gradients, one block of the parameters' layout, for ``backward`` to fill in
+        (a parameter the backward does not reach keeps gradient zero)."""
+        return FlatArrays.zeros_like(self.params)
 
     # --- device and size -------------------------------------------------------------------
 
     @property
     def xp(self):
         """The array module the parameters live in (numpy or cupy)."""
-        return backend.array_module(self.params["output.W"])
+        return backend.array_module(self.params.flat)
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.params["output.W"])
+        return backend.device_of(self.params.flat)
 
     @property
     def num_parameters(self) -> int:
-        return sum(int(p.size) for p in self.params.values())
+        return int(self.params.flat.size)
 
     def to(self, device: str):
         """Move the parameters to ``"cpu"``/``"numpy"`` or ``"gpu"``/``"cupy"``; returns self.
 
+        The block moves in one transfer, and the views are made anew on the other side.
         Nothing moves unless everything can (the GPU may be missing).
         """
-        self.params = {k: backend.to_device(v, device) for k, v in self.params.items()}
+        self.params = self.params.map(lambda flat: backend.to_device(flat, device))
         return self
 
     def save(self, path, **extra) -> None:
@@ -121,7 +149,7 @@ class SequenceModel:
         y, mask = self._check_targets(x, y, mask)
         return sigmoid_cross_entropy_forward(self.forward(x, keep_cache=False)[0], y, mask)[0]
 
-    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, dict[str, Any]]:
+    def loss_and_grads(self, x, y, mask=None) -> tuple[Any, FlatArrays]:
         """Cost in bits per sequence (a 0-d array) and its gradients.
 
         Shapes: x [T, B, input_size], y [T, B, output_size], mask [T, B] (None: every step).
@@ -138,5 +166,5 @@ class SequenceModel:
     def forward(self, x, keep_cache: bool = True):  # pragma: no cover - the subclass's
         raise NotImplementedError
 
-    def backward(self, dlogits, cache) -> dict[str, Any]:  # pragma: no cover - the subclass's
+    def backward(self, dlogits, cache) -> FlatArrays:  # pragma: no cover - the subclass's
         raise NotImplementedError
