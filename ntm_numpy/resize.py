@@ -98,7 +98,10 @@ def resize_checkpoint(
     """``resize_memory`` on the checkpoint ``source`` (a path or a pretrained name), saved at
     ``destination`` with its training record: the config's ``memory_size`` becomes the new one,
     and ``train_state["resized"]`` says from what. The optimizer state is not kept."""
-    saved = read(find_checkpoint(source))
+    source_path = find_checkpoint(source)
+    if Path(destination).resolve() == source_path.resolve():
+        raise CheckpointError(f"{destination}: the destination must not be the source")
+    saved = read(source_path)
     donor = read(find_checkpoint(initial_state_from)).model if initial_state_from else None
     model = resize_memory(saved.model, memory_size, initial_state_from=donor)
     state = copy.deepcopy(saved.train_state) if saved.train_state else {}
@@ -110,6 +113,4 @@ def resize_checkpoint(
         "memory_size_from": saved.model.config.memory_size,
         "initial_state_from": str(initial_state_from) if initial_state_from else None,
     }
-    if Path(destination).resolve() == saved.path.resolve():
-        raise CheckpointError(f"{destination}: the destination must not be the source")
     return save(destination, model, train_state=state)
