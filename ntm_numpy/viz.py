@@ -7,6 +7,8 @@ returned Figure). ``save`` writes a PNG atomically. Sequences are time-major, an
 along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
 
     copy_generalisation(models, task)     copy targets and outputs at growing lengths (fig. 4, 5)
+    repeat_copy_generalisation(models, task)  ... repeat copy, longer and more often (fig. 8)
+    sequence_generalisation(models, task, cases)  ... any task, any sampling options
     head_heatmaps(model, batch)           inputs, outputs, adds, reads and weightings (fig. 6)
     addressing_stages(model, batch, t)    the four addressing stages of one head at step t
     memory_over_time(model, batch)        the memory matrix M_t at a few steps
@@ -18,6 +20,9 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     architecture_diagram()                the machine in one picture: one step's data flow
     learning_curves(runs, title)          cost per sequence against sequences seen
     learning_curve_panels(panels, title)  ... one panel per task
+    seed_curve_panels(panels, title)      mean and spread of learning curves over seeds
+    cost_by_length(results)               cost against length or items, per model (fig. 11)
+    ngram_predictions(models, task, batch)  N-grams: predictions against the optimal (fig. 14)
     demo_figures(model, out_dir)          the two figures ``python -m ntm_numpy demo`` writes
 
 ``python -m ntm_numpy figures`` (every figure in figures/, from the pretrained models) is
@@ -219,54 +224,55 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 # ------------------------------------------------------------------ 1. copy generalisation
 
 
-def _copy_column(models: Mapping[str, Any], task: Any, length: int, seed: int) -> tuple:
-    """(length, targets [K, S], {name: (outputs [K, S], wrong bits)}) of one copy sequence of
-    ``length``, on its scored steps only."""
-    batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), length=length)
+def _output_column(
+    models: Mapping[str, Any], task: Any, options: Mapping[str, int], seed: int
+) -> tuple:
+    """(targets [K, S], {name: (outputs [K, S], wrong bits)}) of one sequence of ``task``
+    drawn with ``options`` (e.g. ``length=30``), on its scored steps only."""
+    batch = task.sample(batch_size=1, rng=np.random.default_rng(seed), **options)
     scored = _scored_steps(batch.mask, 0)
     targets = batch.targets[scored, 0].T  # [K, S]
     outputs = {}
     for name, model in models.items():
         probs = _probabilities(model, batch.inputs)[scored, 0].T  # [K, S]
         outputs[name] = (probs, int(np.sum((probs > 0.5) != (targets > 0.5))))
-    return length, targets, outputs
+    return targets, outputs
 
 
-def copy_generalisation(
+def sequence_generalisation(
     models: Mapping[str, Any],
     task: Any,
-    lengths: Sequence[int] = (10, 20, 30, 50, 120),
+    cases: Mapping[str, Mapping[str, int]],
     seed: int = 0,
     *,
-    title: str | None = None,
+    title: str,
 ) -> Figure:
-    """Targets and outputs on copy sequences of growing length (the paper's figures 4 and 5).
+    """Targets and outputs of ``models`` on one sequence of ``task`` per case, side by side.
 
-    One column per length; the first row holds the targets, then one row per model with its
-    outputs sigma(y). Only the scored steps (mask 1, the output phase) are shown, bits on the
-    y axis and output steps on the x axis; each output panel's title counts its wrong bits
-    (sigma(y) thresholded at 0.5). Every length draws its sequence from
-    ``numpy.random.default_rng(seed)``, batch size 1. Columns are as wide as their sequence is
-    long, but never narrower than a quarter of the widest.
+    ``cases`` maps a column label to the options of ``task.sample`` for it, e.g.
+    ``{"length 30": {"length": 30}}``. One column per case; the first row holds the targets,
+    then one row per model with its outputs sigma(y). Only the scored steps (mask 1, the output
+    phase) are shown, output channels on the y axis and output steps on the x axis; each
+    output panel's title counts its wrong bits (sigma(y) thresholded at 0.5). Every case draws
+    its sequence from ``numpy.random.default_rng(seed)``, batch size 1. Columns are as wide as
+    their output phase is long, but never narrower than a quarter of the widest.
 
-    Axes: ``(1 + len(models)) * len(lengths)`` panels and one colour bar.
+    Axes: ``(1 + len(models)) * len(cases)`` panels and one colour bar.
     """
     if not models:
         raise ValueError("models: expected at least one model, e.g. {'NTM': ntm}")
-    lengths = [int(length) for length in lengths]
-    if not lengths:
-        raise ValueError("lengths: expected at least one length")
-
-    columns = [_copy_column(models, task, length, seed) for length in lengths]
+    if not cases:
+        raise ValueError("cases: expected at least one, e.g. {'length 30': {'length': 30}}")
+    columns = [(label, *_output_column(models, task, o, seed)) for label, o in cases.items()]
     steps = [targets.shape[1] for _, targets, _ in columns]
     ratios = [max(s, max(steps) / 4) for s in steps]
     rows = 1 + len(models)
-    width = min(20.0, 2.5 + 2.0 * len(lengths) + 0.03 * sum(ratios))
+    width = min(20.0, 2.5 + 2.0 * len(columns) + 0.03 * sum(ratios))
     fig = _figure(width, 1.3 + 1.35 * rows)
-    axes = fig.subplots(rows, len(lengths), squeeze=False, gridspec_kw={"width_ratios": ratios})
+    axes = fig.subplots(rows, len(columns), squeeze=False, gridspec_kw={"width_ratios": ratios})
     image = None
-    for j, (length, targets, outputs) in enumerate(columns):
-        panels = [("targets", targets, f"targets, length {length}")]
+    for j, (label, targets, outputs) in enumerate(columns):
+        panels = [("targets", targets, f"targets, {label}")]
         panels += [
             (name, probs, f"{name}: {errors} wrong bit{'s' if errors != 1 else ''}")
             for name, (probs, errors) in outputs.items()
@@ -285,10 +291,49 @@ def copy_generalisation(
             # a column shares its time axis, a row its bits: label them once
             axes[i, j].tick_params(labelbottom=i == rows - 1, labelleft=j == 0)
     _colorbar(fig, image, axes.ravel().tolist(), "bit (target) / σ(y) (output)", size=0.25)
-    if title is None:
-        title = f"Copy at lengths {', '.join(map(str, lengths))} (seed {seed})"
     fig.suptitle(title, fontsize=12)
     return fig
+
+
+def copy_generalisation(
+    models: Mapping[str, Any],
+    task: Any,
+    lengths: Sequence[int] = (10, 20, 30, 50, 120),
+    seed: int = 0,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Targets and outputs on copy sequences of growing length (the paper's figures 4 and 5):
+    ``sequence_generalisation`` with a column per length. Axes: as there."""
+    lengths = [int(length) for length in lengths]
+    if not lengths:
+        raise ValueError("lengths: expected at least one length")
+    if title is None:
+        title = f"Copy at lengths {', '.join(map(str, lengths))} (seed {seed})"
+    cases = {f"length {length}": {"length": length} for length in lengths}
+    return sequence_generalisation(models, task, cases, seed, title=title)
+
+
+def repeat_copy_generalisation(
+    models: Mapping[str, Any],
+    task: Any,
+    cases: Sequence[tuple[int, int]] = ((10, 20), (20, 10)),
+    seed: int = 0,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Repeat copy beyond its training range (the paper's figure 8: length 10 repeated 20
+    times, length 20 repeated 10 times): ``sequence_generalisation`` with a column per
+    ``(length, repeats)``; the last output channel is the end marker. Axes: as there."""
+    if not cases:
+        raise ValueError("cases: expected at least one (length, repeats)")
+    columns = {
+        f"length {length}, {repeats} repeats": {"length": int(length), "repeats": int(repeats)}
+        for length, repeats in cases
+    }
+    if title is None:
+        title = f"Repeat copy beyond its training range (seed {seed})"
+    return sequence_generalisation(models, task, columns, seed, title=title)
 
 
 # ------------------------------------------------------------------ 2. head heatmaps
@@ -1245,6 +1290,155 @@ def learning_curve_panels(
     return fig
 
 
+def _seed_band(runs: Sequence[Sequence[Mapping[str, Any]]]) -> tuple[np.ndarray, ...]:
+    """(x, mean, low, high) of the cost over ``runs`` at the sequence counts all of them
+    evaluated at (runs with the same batch size and evaluation interval share them)."""
+    curves = [dict(zip(*_curve_points(rows), strict=True)) for rows in runs]
+    shared = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    if not shared:
+        return (np.zeros(0),) * 4
+    costs = np.array([[c[x] for x in shared] for c in curves])  # [seeds, points]
+    return np.array(shared), costs.mean(axis=0), costs.min(axis=0), costs.max(axis=0)
+
+
+def seed_curve_panels(
+    panels: Sequence[tuple[str, Mapping[str, Sequence[Sequence[Mapping[str, Any]]]]]],
+    title: str = "Learning curves over seeds",
+) -> Figure:
+    """Learning curves over several seeds: the mean cost per sequence, and a band from the
+    lowest to the highest seed, against sequences seen.
+
+    ``panels``: ``(panel title, {label: [rows of seed 0, rows of seed 1, ...]})``, rows from
+    ``train.read_metrics``; the points drawn are the sequence counts where every seed of a label
+    was evaluated. A log y axis where the costs span more than two decades. Axes:
+    ``len(panels)``, side by side.
+    """
+    if not panels:
+        raise ValueError("panels: expected at least one (title, {label: [rows, ...]})")
+    fig = _figure(max(7.5, 5.6 * len(panels)), 4.6)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)).ravel()
+    for ax, (panel_title, runs) in zip(axes, panels, strict=True):
+        spans = []
+        for label, seeds in runs.items():
+            x, mean, low, high = _seed_band(seeds)
+            if not x.size:
+                continue
+            (line,) = ax.plot(x, mean, linewidth=1.6, label=f"{label}: mean of {len(seeds)}")
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
+            spans.append(np.concatenate([low, high]))
+        values = np.concatenate(spans) if spans else np.zeros(0)
+        positive = values[values > 0]
+        if positive.size and positive.max() / positive.min() > 100.0:
+            ax.set_yscale("log")
+        ax.set_title(f"{panel_title} (band: lowest to highest seed)", fontsize=11)
+        ax.set_xlabel("sequences seen", fontsize=9)
+        ax.set_ylabel("cost per sequence (bits)", fontsize=9)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, which="both")
+        if spans:
+            ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def cost_by_length(
+    results: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+    trained: tuple[int, int] | None = None,
+    *,
+    xlabel: str = "sequence length",
+    title: str = "Cost against length",
+) -> Figure:
+    """Cost per sequence against a task's length parameter, one line per model (the paper's
+    figure 11: associative recall, cost against the number of items, NTM and LSTM).
+
+    ``results``: ``{label: (lengths, costs)}``; ``trained``: the training range ``(low,
+    high)``, shaded. Axes: 1.
+    """
+    if not results:
+        raise ValueError("results: expected at least one model, e.g. {'NTM': (lengths, costs)}")
+    fig = _figure(7.0, 4.4)
+    ax = fig.subplots()
+    for label, (lengths, costs) in results.items():
+        if len(lengths) != len(costs):
+            raise ValueError(
+                f"results[{label!r}]: expected as many costs as lengths, "
+                f"got {len(costs)} and {len(lengths)}"
+            )
+        ax.plot(lengths, costs, marker="o", markersize=4, linewidth=1.6, label=label)
+    if trained is not None:
+        ax.axvspan(trained[0] - 0.5, trained[1] + 0.5, color="0.85", zorder=0, label="trained on")
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel("cost per sequence (bits)", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=12)
+    return fig
+
+
+def ngram_predictions(
+    models: Mapping[str, Any],
+    task: Any,
+    batch: Any,
+    *,
+    row: int = 0,
+    title: str = "Dynamic N-grams: predictions",
+) -> Figure:
+    """The paper's figure 14: one N-grams sequence and, step by step, the probability of a 1
+    that the Bayes-optimal estimator (``task.optimal_predictions``) and each of ``models`` give
+    for the next bit.
+
+    Strips, time on the x axis: the next bits (the targets), the optimal estimator's
+    ``P(b_{t+1} = 1)``, then each model's sigma(y_t); each title gives that predictor's cost on
+    this sequence in bits. The last panel plots each model's ``|p_t - p*_t|``, its distance
+    from the optimal prediction, so that its mistakes stand out. Axes: ``3 + len(models)``
+    and one colour bar.
+    """
+    if not models:
+        raise ValueError("models: expected at least one model, e.g. {'NTM': ntm}")
+    _check_index(row, batch.inputs.shape[1], "row")
+    targets = batch.targets[:, row, 0]  # [T]
+    optimal = task.optimal_predictions(batch.inputs)[:, row, 0]  # [T]
+    strips = [("next bit", targets, None), ("Bayes-optimal", optimal, _bits_cost(optimal, targets))]
+    for name, model in models.items():
+        p = _probabilities(model, batch.inputs)[:, row, 0]
+        strips.append((name, p, _bits_cost(p, targets)))
+    fig = _figure(12.0, 1.0 + 0.75 * len(strips) + 2.0)
+    axes = fig.subplots(
+        len(strips) + 1, 1, gridspec_kw={"height_ratios": [1] * len(strips) + [2.6]}
+    )
+    image = None
+    for ax, (name, values, cost) in zip(axes, strips, strict=False):
+        label = name if cost is None else f"{name}: P(next bit = 1), {cost:.1f} bits"
+        image = ax.imshow(
+            values[None, :], aspect="auto", cmap=BITS_CMAP, vmin=0.0, vmax=1.0,
+            interpolation="nearest",
+        )  # fmt: skip
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelbottom=False, labelsize=8)
+    for name, values, _ in strips[2:]:
+        axes[-1].plot(np.abs(values - optimal), linewidth=1.0, label=name)
+    axes[-1].set_xlim(-0.5, targets.size - 0.5)
+    axes[-1].set_ylim(0.0, 1.0)
+    axes[-1].set_ylabel("|p - p*|", fontsize=9)
+    axes[-1].set_xlabel("step t", fontsize=9)
+    axes[-1].tick_params(labelsize=8)
+    axes[-1].grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, loc="upper right")
+    _colorbar(fig, image, list(axes[:-1]), "bit / P(1)", size=0.02)
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def _bits_cost(p: np.ndarray, targets: np.ndarray) -> float:
+    """-sum_t [y_t log2 p_t + (1 - y_t) log2(1 - p_t)], p clipped away from 0 and 1."""
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
+    return float(-np.sum(targets * np.log2(p) + (1.0 - targets) * np.log2(1.0 - p)))
+
+
 # ------------------------------------------------------------------ 8. the demo's figures
 
 
@@ -1283,6 +1477,7 @@ __all__ = [
     "architecture_diagram",
     "context_consistency",
     "copy_generalisation",
+    "cost_by_length",
     "demo_figures",
     "head_heatmaps",
     "head_weightings",
@@ -1291,9 +1486,13 @@ __all__ = [
     "memory_over_time",
     "ngram_context_rows",
     "ngram_contexts",
+    "ngram_predictions",
     "priority_rows",
     "recall_rows_found",
     "recall_weightings",
+    "repeat_copy_generalisation",
     "save",
+    "seed_curve_panels",
+    "sequence_generalisation",
     "weight_mass_rows",
 ]

@@ -175,14 +175,19 @@ def test_all_figures_from_a_pretrained_folder(ntm, tmp_path, monkeypatch, capsys
     write_metrics(pretrained / "copy.metrics.jsonl", [60.0, 20.0, 2.0, 0.1])
     write_metrics(pretrained / "lstm_copy.metrics.jsonl", [60.0, 50.0, 40.0])
     write_metrics(pretrained / "ngrams.metrics.jsonl", [150.0, 140.0, 135.0])
+    seeds = tmp_path / "seed_curves"
+    seeds.mkdir()
+    for seed in range(3):
+        write_metrics(seeds / f"copy_ntm_seed{seed}.metrics.jsonl", [60.0 - seed, 2.0, 0.1])
 
-    paths = figures.all_figures(tmp_path / "figures")
+    paths = figures.all_figures(tmp_path / "figures", seeds)
 
     assert sorted(p.name for p in paths) == [
         "addressing_stages.png",
         "copy_generalisation.png",
         "copy_heads.png",
         "learning_curves.png",
+        "learning_curves_seeds.png",
         "memory_over_time.png",
     ]
     for p in paths:
@@ -199,7 +204,7 @@ def test_a_checkpoint_that_names_no_task_is_skipped_with_the_reason(
 ):
     monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", tmp_path)
     lstm.save(tmp_path / "lstm_copy.npz")  # no train_state: nothing says which copy task
-    assert figures.all_figures(tmp_path / "figures") == []
+    assert figures.all_figures(tmp_path / "figures", tmp_path / "no_seed_logs") == []
     note = next(line for line in capsys.readouterr().out.splitlines() if "'lstm_copy'" in line)
     assert "skipped" in note and "names no task" in note
 
@@ -223,8 +228,9 @@ def test_learning_curve_panels_one_panel_per_task():
 
 def test_all_figures_without_models(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", tmp_path / "nothing")
-    assert figures.all_figures(tmp_path / "figures") == []
-    assert "skipped" in capsys.readouterr().out
+    assert figures.all_figures(tmp_path / "figures", tmp_path / "nothing") == []
+    notes = capsys.readouterr().out
+    assert "skipped" in notes and "bench/seed_curves.py" in notes
 
 
 # ------------------------------------------------------------------ zoom, signed inputs, mechanisms
@@ -403,3 +409,85 @@ def test_recall_rows_found_see_where_the_read_head_is(monkeypatch):
     q2_rows = viz._item_steps(batch, int(batch.info["query_index"][2]) + 1) % 16
     assert found[0] == 1.0 and found[1] == 1.0
     assert found[2] == float(np.isin(q2_rows, [5]).mean())  # row 5 is not item q + 1's
+
+
+# ------------------------------------------------------------------ the paper's other figures
+
+
+def test_repeat_copy_generalisation(tmp_path):
+    repeat = make_task("repeat_copy", bits=3, max_length=4, max_repeats=3)
+    model = NTM(
+        input_size=repeat.input_size, output_size=repeat.output_size, memory_size=12,
+        memory_dim=4, controller_size=8,
+    )  # fmt: skip
+    fig = viz.repeat_copy_generalisation({"NTM": model}, repeat, ((2, 5), (6, 2)), seed=0)
+    titles = titled(fig)
+    assert titles[:2] == ["targets, length 2, 5 repeats", "targets, length 6, 2 repeats"]
+    assert sum("wrong bit" in t for t in titles) == 2
+    # a column is as wide as its output phase: R * L copy steps and the end marker
+    widths = [ax.get_images()[0].get_array().shape for ax in fig.axes[:4]]
+    assert widths[0] == (4, 2 * 5 + 1) and widths[1] == (4, 6 * 2 + 1)
+    check_png(fig, tmp_path / "repeat.png")
+    with pytest.raises(ValueError, match="cases"):
+        viz.repeat_copy_generalisation({"NTM": model}, repeat, ())
+
+
+def test_sequence_generalisation_counts_what_it_draws(ntm, task):
+    fig = viz.sequence_generalisation({"NTM": ntm}, task, {"five": {"length": 5}}, 2, title="t")
+    (targets_ax, output_ax, _) = fig.axes
+    targets = targets_ax.get_images()[0].get_array()
+    outputs = output_ax.get_images()[0].get_array()
+    wrong = int(np.sum((outputs > 0.5) != (targets > 0.5)))
+    assert output_ax.get_title() == f"NTM: {wrong} wrong bit{'s' if wrong != 1 else ''}"
+    with pytest.raises(ValueError, match="cases"):
+        viz.sequence_generalisation({"NTM": ntm}, task, {}, title="t")
+
+
+def test_seed_curves_draw_the_mean_and_the_spread():
+    seeds = [[{"sequences": 100 * i, "cost": c * 10.0 / i} for i in range(1, 6)] for c in (1, 2, 6)]
+    seeds[2] = seeds[2][:4]  # a run stopped early: only the counts all three share are drawn
+    fig = viz.seed_curve_panels([("Copy", {"NTM": seeds}), ("Recall", {"NTM": seeds[:2]})])
+    ax = fig.axes[0]
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [100, 200, 300, 400])
+    np.testing.assert_allclose(line.get_ydata(), 30.0 / np.arange(1, 5))  # mean of 10, 20, 60
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == pytest.approx(10.0 / 4) and band[:, 1].max() == pytest.approx(60.0)
+    assert "mean of 3" in ax.get_legend().get_texts()[0].get_text()
+    assert "mean of 2" in fig.axes[1].get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="panels"):
+        viz.seed_curve_panels([])
+
+
+def test_cost_by_length(tmp_path):
+    fig = viz.cost_by_length(
+        {"NTM": ([2, 3, 4], [0.1, 0.5, 2.0]), "LSTM": ([2, 3, 4], [3.0, 6.0, 9.0])},
+        (2, 3),
+        xlabel="number of items",
+    )
+    ax = fig.axes[0]
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[0.1, 0.5, 2.0], [3, 6, 9]]
+    assert ax.get_xlabel() == "number of items"
+    check_png(fig, tmp_path / "items.png")
+    with pytest.raises(ValueError, match="as many costs as lengths"):
+        viz.cost_by_length({"NTM": ([2, 3], [1.0])})
+    with pytest.raises(ValueError, match="results"):
+        viz.cost_by_length({})
+
+
+def test_ngram_predictions_score_each_predictor(tmp_path):
+    ngrams = make_task("ngrams", length=40)
+    model = NTM(input_size=1, output_size=1, memory_size=12, memory_dim=4, controller_size=6)
+    batch = ngrams.sample(batch_size=3, rng=np.random.default_rng(0))
+    fig = viz.ngram_predictions({"NTM": model}, ngrams, batch, row=2)
+    titles = titled(fig)
+    assert titles[0] == "next bit"
+    # the optimal estimator's cost on row 2 alone: the task's own cost on that one sequence
+    single = type(batch)(batch.inputs[:, 2:3], batch.targets[:, 2:3], batch.mask[:, 2:3], {})
+    assert f"{ngrams.optimal_cost(single):.1f} bits" in titles[1]
+    assert titles[2].startswith("NTM: P(next bit = 1)")
+    (distance,) = fig.axes[3].get_lines()
+    assert distance.get_ydata().shape == (40,) and np.all(distance.get_ydata() <= 1.0)
+    check_png(fig, tmp_path / "predictions.png")
+    with pytest.raises(ValueError, match="row"):
+        viz.ngram_predictions({"NTM": model}, ngrams, batch, row=3)
