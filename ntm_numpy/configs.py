@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from . import backend, threads
+from .controllers import CONTROLLERS
 from .heads import HeadLayout
 from .optim import OPTIMIZERS, config_from_dict
 from .tasks import make_task
@@ -40,7 +41,6 @@ class ResumeMismatchError(ConfigError):
 
 
 DTYPES = ("float32", "float64")
-CONTROLLERS = ("lstm", "feedforward")
 MEMORY_INITS = ("constant", "learned", "random")
 DEVICES = ("cpu", "gpu")
 
@@ -157,7 +157,7 @@ class NTMConfig:
     num_read_heads: int | None = None  # R; None means num_heads
     num_write_heads: int | None = None  # W; None means num_heads
     shift_range: int = 1  # S: the heads shift by -S..S rows
-    controller: str = "lstm"  # "lstm" or "feedforward" (one tanh layer)
+    controller: str = "lstm"  # a name in controllers.CONTROLLERS: "lstm", "feedforward" (tanh)
     memory_init: str = "constant"  # "constant" (1e-6), "learned" (a parameter), "random" (fixed)
     dtype: str = "float64"  # "float32" or "float64"
     seed: int = 0  # initial parameters (and a "random" initial memory)
@@ -202,12 +202,9 @@ class NTMConfig:
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's shape (``NTM``'s docstring has the table; H = W + R heads)."""
         C, M, R, N = self.controller_size, self.memory_dim, self.read_heads, self.memory_size
-        lstm = self.controller == "lstm"
-        gates = 4 * C if lstm else C
         P = self.layout.size
-        shapes = {
-            "controller.W": (self.input_size + R * M + (C if lstm else 0), gates),
-            "controller.b": (gates,),
+        shapes = {  # the controller sees [x_t, r_{t-1}] (and maybe h_{t-1}: its own business)
+            **CONTROLLERS[self.controller].parameter_shapes(self.input_size + R * M, C),
             "heads.W": (C, P),
             "heads.b": (P,),
             "output.W": (C + R * M, self.outputs),

@@ -167,8 +167,8 @@ def audit(
     seed: int = 0, include_model: bool = True, memory_inits: Sequence[str] = MEMORY_INITS
 ) -> list[CheckResult]:
     """Run every check of ``gradcheck_cases``: one ``CheckResult`` per op (the worst input of
-    all its cases) and per model variant (both controllers, each of ``memory_inits``: a
-    notebook that has no time for all six passes fewer)."""
+    all its cases) and per model variant (every registered controller, each of
+    ``memory_inits``: a notebook that has no time for all six passes fewer)."""
     model = model_cases(memory_inits) if include_model else []  # refuses bad memory_inits first
     ops: dict[str, list[OpCase]] = {}
     for case in OP_CASES:

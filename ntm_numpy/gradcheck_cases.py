@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .heads import Addressing, HeadLayout, heads_backward, heads_forward
-from .model import MEMORY_INITS, NTM
+from .model import CONTROLLERS, MEMORY_INITS, NTM
 from .ops import activations as act
 from .ops import addressing as adr
 from .ops import linear, loss, lstm, memory
@@ -404,7 +404,8 @@ def model_sequence(
 
 
 def model_cases(memory_inits: Sequence[str] = MEMORY_INITS) -> list[ModelCase]:
-    """The whole model through time, for each controller and each of ``memory_inits``."""
+    """The whole model through time, for each registered controller (``CONTROLLERS``) and each
+    of ``memory_inits``."""
     unknown = sorted(set(memory_inits) - set(MEMORY_INITS))
     if unknown or not memory_inits:
         raise ValueError(
@@ -415,7 +416,7 @@ def model_cases(memory_inits: Sequence[str] = MEMORY_INITS) -> list[ModelCase]:
             f"model T=6 {controller} {memory_init}",
             {"controller": controller, "memory_init": memory_init},
         )
-        for controller in ("lstm", "feedforward")
+        for controller in CONTROLLERS
         for memory_init in memory_inits
     ]
 

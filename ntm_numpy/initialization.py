@@ -5,7 +5,8 @@ CPU, from an explicit ``numpy.random.Generator``; ``model.to("gpu")`` moves the 
 shapes come from the config (``configs.NTMConfig.parameter_shapes``,
 ``configs.LSTMConfig.parameter_shapes``), so that what is drawn is what a checkpoint is checked
 against. Both models draw alike: weights from N(0, 1/fan_in) (LeCun), biases zero except the
-LSTM's forget gate (1, so the cell remembers from the start).
+LSTM's forget gate (1, so the cell remembers from the start): the NTM's controller sets its own
+bias (``controllers.Controller.init_bias``), and draws nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import numpy as np
 
 from .configs import LSTMConfig, NTMConfig
+from .controllers import CONTROLLERS
 
 MEMORY_INIT_CONSTANT = 1e-6  # Collier & Beel (2018): the fastest and most reliable scheme
 
@@ -30,7 +32,8 @@ def init_params(config: NTMConfig) -> dict[str, np.ndarray]:
     init.read ~ N(0, 0.5^2); init.weights ~ N(0, 1), so the heads start somewhere particular
     rather than uniformly everywhere: from a uniform w_0 and a uniform memory, no shift or
     sharpening can break the symmetry. The draws keep one order (controller, heads, output,
-    initial state), so a seed gives the same model whatever else changes.
+    initial state), so a seed gives the same model whatever else changes. The controller's
+    bias is its own (``init_bias``: the LSTM's forget gate at 1), drawn from nothing.
     """
     rng = np.random.default_rng(config.seed)
     shapes = config.parameter_shapes()
@@ -40,9 +43,7 @@ def init_params(config: NTMConfig) -> dict[str, np.ndarray]:
         params[f"{name}.b"] = np.zeros(shapes[f"{name}.b"])
     params["init.read"] = rng.normal(0.0, 0.5, size=shapes["init.read"])
     params["init.weights"] = rng.normal(0.0, 1.0, size=shapes["init.weights"])
-    if config.controller == "lstm":
-        C = config.controller_size
-        params["controller.b"][C : 2 * C] = 1.0  # forget gate
+    params["controller.b"] = CONTROLLERS[config.controller].init_bias(params["controller.b"])
     if "init.memory" in shapes:  # memory_init="learned"
         M = config.memory_dim
         params["init.memory"] = rng.normal(0.0, 1.0 / math.sqrt(M), size=shapes["init.memory"])

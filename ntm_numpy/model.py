@@ -2,7 +2,8 @@
 
 One step, in the order of Graves et al. (2014) and DESIGN.md::
 
-    1. controller   h_t, c_t = LSTM([x_t, r_{t-1}], h_{t-1}, c_{t-1})     (or a tanh layer)
+    1. controller   h_t, c_t = controller([x_t, r_{t-1}(, h_{t-1})] W_c + b_c, c_{t-1})
+                    the LSTM (which also sees h_{t-1}) or a tanh layer    ``controllers.py``
     2. heads        every head's k, beta, g, s, gamma (and e, a) from h_t   ``heads.py``
     3. address      write heads address M_{t-1}                           ``ops.addressing``
     4. write        M_t = M_{t-1} * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T   ``ops.memory``
@@ -38,18 +39,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import backend
-from .configs import CONTROLLERS, DTYPES, MEMORY_INITS, NTMConfig, positive_int, register_model
+from .configs import DTYPES, MEMORY_INITS, NTMConfig, positive_int, register_model
+from .controllers import CONTROLLERS, Controller
 from .flat_arrays import FlatArrays
 from .heads import Addressing, HeadParams, heads_backward, heads_forward
 from .initialization import fixed_initial_memory, init_params
-from .ops.activations import (
-    OutputCache,
-    SoftmaxCache,
-    softmax,
-    softmax_backward,
-    tanh_backward,
-    tanh_forward,
-)
+from .ops.activations import OutputCache, SoftmaxCache, softmax, softmax_backward, tanh_backward
 from .ops.addressing import (
     AddressCache,
     address_backward_factored,
@@ -57,7 +52,7 @@ from .ops.addressing import (
     address_stages,
 )
 from .ops.linear import linear_input_grad, linear_param_grads
-from .ops.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
+from .ops.lstm import LSTMCellCache
 from .ops.memory import (
     ReadCache,
     WriteCache,
@@ -74,7 +69,7 @@ class NTMState(NamedTuple):
     """What one step hands to the next."""
 
     h: Any  # [B, C]     controller output
-    c: Any  # [B, C]     LSTM cell state (None for a feed-forward controller)
+    c: Any  # [B, C]     the controller's cell state (the LSTM's; None without a cell)
     reads: Any  # [B, R, M]  r_t
     w_read: Any  # [B, R, N]
     w_write: Any  # [B, W, N]
@@ -82,7 +77,7 @@ class NTMState(NamedTuple):
 
 
 class StepCache(NamedTuple):
-    controller: Any  # LSTMCellCache, or the tanh's OutputCache
+    controller: Any  # the controller's cache: LSTMCellCache, or the tanh's OutputCache
     heads: Any  # HeadsCache
     write_address: AddressCache
     write: WriteCache
@@ -94,7 +89,7 @@ class BackwardCarry(NamedTuple):
     """The gradients that step t+1 sends back to step t: dL/d(step t's outputs) through it."""
 
     h: Any  # [B, C]      through step t+1's controller
-    c: Any  # [B, C]      (None for a feed-forward controller)
+    c: Any  # [B, C]      (None for a controller without a cell)
     reads: Any  # [B, R, M]   through step t+1's controller input
     w_read: Any  # [B, R, N]   through step t+1's interpolation (w_prev)
     w_write: Any  # [B, W, N]
@@ -223,7 +218,8 @@ class NTM(SequenceModel):
     Parameters (``model.params``; H = W + R heads, write heads first):
 
     ==================  =========================  =============================================
-    controller.W, .b    [I + R*M (+ C), 4C or C]   the LSTM's gates (or the tanh layer)
+    controller.W, .b    [I + R*M (+ C), K]         the controller's z: the LSTM's gates,
+                                                   K = 4C (or the tanh layer, K = C)
     heads.W, .b         [C, P]                     every head's raw parameters (``HeadLayout``)
     output.W, .b        [C + R*M, O]               y_t from [h_t, r_t]
     init.read           [R, M]                     r_0 = tanh(init.read)
@@ -256,6 +252,11 @@ class NTM(SequenceModel):
 
     # --- conveniences ----------------------------------------------------------------------
 
+    @property
+    def controller(self) -> Controller:
+        """The controller's functions and shape: ``CONTROLLERS[config.controller]``."""
+        return CONTROLLERS[self.config.controller]
+
     def __repr__(self) -> str:
         c = self.config
         return (
@@ -268,7 +269,8 @@ class NTM(SequenceModel):
     # --- the initial state -----------------------------------------------------------------
 
     def initial_state(self, batch_size: int) -> NTMState:
-        """The state before the first step, for ``step``: learned r_0 and w_0, M_0, zero h, c."""
+        """The state before the first step, for ``step``: learned r_0 and w_0, M_0, zero h
+        (and c, for a controller with a cell)."""
         positive_int("batch_size", batch_size)
         return self._initial_state(batch_size)[0]
 
@@ -278,10 +280,9 @@ class NTM(SequenceModel):
         reads0 = xp.tanh(p["init.read"])  # [R, M]
         weights0 = softmax(p["init.weights"])  # [H, N]
         memory0 = self.fixed_memory if self.fixed_memory is not None else p["init.memory"]
-        zeros = xp.zeros((B, C), dtype=c.dtype)
         state = NTMState(
-            h=zeros,
-            c=zeros if c.controller == "lstm" else None,
+            h=xp.zeros((B, C), dtype=c.dtype),
+            c=self.controller.initial_cell(B, C, xp, c.dtype),
             reads=xp.broadcast_to(reads0, (B, *reads0.shape)),
             w_read=xp.broadcast_to(weights0[W:], (B, c.read_heads, c.memory_size)),
             w_write=xp.broadcast_to(weights0[:W], (B, W, c.memory_size)),
@@ -300,18 +301,14 @@ class NTM(SequenceModel):
         the row norms of ``state.memory``, which the last step's read addressing computed.
         ``intervene(heads) -> heads``, if given, replaces the step's ``HeadParams``.
         """
-        xp, p = self.xp, self.params
+        xp, p, controller = self.xp, self.params, self.controller
         B = x_t.shape[0]
-        lstm = self.config.controller == "lstm"
 
-        # 1. controller: [x_t, r_{t-1}, h_{t-1}] -> h_t (LSTM); [x_t, r_{t-1}] -> h_t (tanh)
-        pieces = [x_t, state.reads.reshape(B, -1)] + ([state.h] if lstm else [])
+        # 1. controller: z = [x_t, r_{t-1}(, h_{t-1})] W_c + b_c, then h_t, c_t from z, c_{t-1}
+        pieces = [x_t, state.reads.reshape(B, -1)] + ([state.h] if controller.recurrent else [])
         controller_input = xp.concatenate(pieces, axis=1, out=controller_input)
         z = controller_input @ p["controller.W"] + p["controller.b"]
-        if lstm:
-            (h, c), controller_cache = lstm_cell_forward(z, state.c)
-        else:
-            (h, controller_cache), c = tanh_forward(z), None
+        (h, c), controller_cache = controller.forward(z, state.c)
 
         # 2. heads
         heads, heads_cache = heads_forward(h @ p["heads.W"] + p["heads.b"], self.layout)
@@ -470,10 +467,9 @@ class NTM(SequenceModel):
         """The carry into the last step: zeros (and no memory gradient yet)."""
         xp, c = self.xp, self.config
         B, C, N = batch_size, c.controller_size, c.memory_size
-        zeros = xp.zeros((B, C), dtype=dtype)
         return BackwardCarry(
-            h=zeros,
-            c=zeros if c.controller == "lstm" else None,
+            h=xp.zeros((B, C), dtype=dtype),
+            c=self.controller.initial_cell(B, C, xp, dtype),
             reads=xp.zeros((B, c.read_heads, c.memory_dim), dtype=dtype),
             w_read=xp.zeros((B, c.read_heads, N), dtype=dtype),
             w_write=xp.zeros((B, c.write_heads, N), dtype=dtype),
@@ -488,12 +484,11 @@ class NTM(SequenceModel):
 
         ``doutput_input`` [B, C + R*M] is dL/d[h_t, r_t] through the output y_t; ``carry`` what
         step t+1 sends back. Returns the carry for step t-1, dL/draw [B, P] (the heads' affine
-        map) and dL/dz [B, 4C or C] (the controller's), whose weight gradients ``backward``
-        takes after the loop.
+        map) and dL/dz [B, K] (the controller's), whose weight gradients ``backward`` takes
+        after the loop.
         """
-        p, c = self.params, self.config
+        p, c, controller = self.params, self.config, self.controller
         B, C, R, I = doutput_input.shape[0], c.controller_size, c.read_heads, c.input_size
-        lstm = c.controller == "lstm"
         # h_t and r_t feed the output and step t+1
         dh = carry.h + doutput_input[:, :C]
         dreads = carry.reads + doutput_input[:, C:].reshape(B, R, -1)
@@ -512,14 +507,12 @@ class NTM(SequenceModel):
         draw = heads_backward(dwrite, derase, dadd, dread, step.heads)
         dh = dh + linear_input_grad(draw, p["heads.W"])
 
-        # 1. controller: z = [x, r_{t-1}, h_{t-1}] W_c + b_c
-        if lstm:
-            dz, dc_prev = lstm_cell_backward(dh, carry.c, step.controller)
-        else:
-            dz, dc_prev = tanh_backward(dh, step.controller), None
+        # 1. h_t, c_t = controller(z, c_{t-1});  z = [x_t, r_{t-1}(, h_{t-1})] W_c + b_c
+        dz, dc_prev = controller.backward(dh, carry.c, step.controller)
         dcontroller_input = linear_input_grad(dz, p["controller.W"])
         RM = R * c.memory_dim
-        dh_prev = dcontroller_input[:, I + RM :] if lstm else self.xp.zeros_like(dh)
+        # h_{t-1} reaches step t only through a recurrent controller's input
+        dh_prev = dcontroller_input[:, I + RM :] if controller.recurrent else self.xp.zeros_like(dh)
         dreads_prev = dcontroller_input[:, I : I + RM].reshape(B, R, -1)
         # M_{t-1}'s gradient through the write (dense) and the write addressing (factored);
         # the fields by position: binding keywords shows in a step at batch 1

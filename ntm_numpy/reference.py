@@ -58,7 +58,6 @@ from .ops.addressing import (
 )
 from .ops.linear import LinearCache, linear_backward, linear_forward
 from .ops.loss import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
-from .ops.lstm import lstm_cell_backward, lstm_cell_forward
 from .ops.memory import ReadCache, WriteCache, read_backward, read_forward, write_backward
 from .ops.memory import write_forward as memory_write_forward
 
@@ -71,7 +70,7 @@ class StepCache(NamedTuple):
     """What one step's backward needs, stage by stage."""
 
     controller_linear: LinearCache  # z = [x_t, r_{t-1}(, h_{t-1})] W_c + b_c
-    controller: Any  # the LSTM cell's cache (or the tanh's OutputCache)
+    controller: Any  # the controller's cache (the LSTM cell's, or the tanh's OutputCache)
     heads_linear: LinearCache  # raw = h_t W_h + b_h
     heads: HeadsCache  # k, beta, g, s, gamma, e, a from raw
     write_address: AddressCache  # the four stages of the write heads
@@ -93,16 +92,16 @@ class Tape(NamedTuple):
 
 
 def initial_state(model: NTM, batch_size: int) -> tuple[NTMState, OutputCache, SoftmaxCache]:
-    """r_0 = tanh(init.read), w_0 = softmax(init.weights), M_0, and zero h_0, c_0."""
+    """r_0 = tanh(init.read), w_0 = softmax(init.weights), M_0, and zero h_0 (and c_0, for a
+    controller with a cell)."""
     xp, p, c = model.xp, model.params, model.config
     B, W = batch_size, c.write_heads
     reads0, reads0_cache = tanh_forward(p["init.read"])  # [R, M]
     weights0, weights0_cache = softmax_forward(p["init.weights"])  # [H, N], write heads first
     memory0 = p["init.memory"] if "init.memory" in p else model.fixed_memory  # [N, M]
-    zeros = xp.zeros((B, c.controller_size), dtype=c.dtype)  # [B, C]
     state = NTMState(
-        h=zeros,
-        c=zeros if c.controller == "lstm" else None,
+        h=xp.zeros((B, c.controller_size), dtype=c.dtype),  # [B, C]
+        c=model.controller.initial_cell(B, c.controller_size, xp, c.dtype),  # [B, C] or None
         reads=xp.broadcast_to(reads0, (B, *reads0.shape)),  # [B, R, M]
         w_read=xp.broadcast_to(weights0[W:], (B, *weights0[W:].shape)),  # [B, R, N]
         w_write=xp.broadcast_to(weights0[:W], (B, *weights0[:W].shape)),  # [B, W, N]
@@ -132,22 +131,18 @@ def address_forward(at, group: str, params: Addressing, w_prev, memory):
 
 def step_forward(model: NTM, t: int, x_t, state: NTMState, nudge: Nudge | None = None):
     """One step: (y_t [B, O], the new state, its ``StepCache``). ``nudge`` as in ``forward``."""
-    xp, p = model.xp, model.params
+    xp, p, controller = model.xp, model.params, model.controller
     B = x_t.shape[0]
-    lstm = model.config.controller == "lstm"
 
     def at(name: str, value):
         return value if nudge is None else nudge(t, name, value)
 
     # 1. controller: z = [x_t, r_{t-1}(, h_{t-1})] W_c + b_c, then the LSTM cell (or tanh)
-    pieces = [x_t, state.reads.reshape(B, -1)] + ([state.h] if lstm else [])
+    pieces = [x_t, state.reads.reshape(B, -1)] + ([state.h] if controller.recurrent else [])
     z, controller_linear = linear_forward(
         xp.concatenate(pieces, axis=1), p["controller.W"], p["controller.b"]
-    )  # [B, 4C] (LSTM) or [B, C]
-    if lstm:
-        (h, c), controller = lstm_cell_forward(z, state.c)  # h, c [B, C]
-    else:
-        (h, controller), c = tanh_forward(z), None
+    )  # [B, K]: K = 4C (LSTM) or C (tanh)
+    (h, c), controller_cache = controller.forward(z, state.c)  # h [B, C], c [B, C] or None
     # 2. heads: raw = h_t W_h + b_h [B, P], then each parameter's activation
     raw, heads_linear = linear_forward(h, p["heads.W"], p["heads.b"])
     heads, heads_cache = heads_forward(raw, model.layout)
@@ -166,7 +161,7 @@ def step_forward(model: NTM, t: int, x_t, state: NTMState, nudge: Nudge | None =
     y, output_linear = linear_forward(output_input, p["output.W"], p["output.b"])
     cache = StepCache(
         controller_linear,
-        controller,
+        controller_cache,
         heads_linear,
         heads_cache,
         write_address,
@@ -225,9 +220,8 @@ def step_backward(model: NTM, dy, carry: NTMState, cache: StepCache):
     """One step undone: dL/dy_t [B, O] and the gradients ``carry`` of this step's outputs
     that come from step t+1 -> (the gradients of the previous state, this step's parameter
     gradients, this step's adjoints as a ``Trace`` of [B, ...] arrays)."""
-    xp, c = model.xp, model.config
+    xp, c, controller = model.xp, model.config, model.controller
     B, C, R, M, I = dy.shape[0], c.controller_size, c.read_heads, c.memory_dim, c.input_size
-    lstm = c.controller == "lstm"
     # 6. y_t = [h_t, r_t] W_y + b_y
     doutput_input, dW_y, db_y = linear_backward(dy, cache.output_linear)  # [B, C + R*M]
     # h_t and r_t feed the output and step t+1
@@ -251,14 +245,12 @@ def step_backward(model: NTM, dy, carry: NTMState, cache: StepCache):
     draw = heads_backward(dwrite, derase, dadd, dread, cache.heads)  # [B, P]
     dh_by_heads, dW_h, db_h = linear_backward(draw, cache.heads_linear)
     dh = dh + dh_by_heads
-    # 1. h_t, c_t = LSTM cell(z, c_{t-1}) (or h_t = tanh(z));  z = [x_t, r_{t-1}, h_{t-1}] W_c + b_c
-    if lstm:
-        dz, dc_prev = lstm_cell_backward(dh, carry.c, cache.controller)  # [B, 4C], [B, C]
-    else:
-        dz, dc_prev = tanh_backward(dh, cache.controller), None
+    # 1. h_t, c_t = controller(z, c_{t-1});  z = [x_t, r_{t-1}(, h_{t-1})] W_c + b_c
+    dz, dc_prev = controller.backward(dh, carry.c, cache.controller)  # [B, K], [B, C] or None
     dcontroller_input, dW_c, db_c = linear_backward(dz, cache.controller_linear)
     dreads_prev = dcontroller_input[:, I : I + R * M].reshape(B, R, M)
-    dh_prev = dcontroller_input[:, I + R * M :] if lstm else xp.zeros_like(dh)  # [B, C]
+    # h_{t-1} reaches step t only through a recurrent controller's input
+    dh_prev = dcontroller_input[:, I + R * M :] if controller.recurrent else xp.zeros_like(dh)
     carry_prev = NTMState(dh_prev, dc_prev, dreads_prev, dread.w_prev, dwrite.w_prev, dmemory_prev)
     step_grads = {
         "controller.W": dW_c,
@@ -304,7 +296,7 @@ def backward(model: NTM, dlogits, tape: Tape) -> tuple[dict[str, Any], list[Trac
     # nothing reaches the last step from the future
     carry = NTMState(
         h=zeros(B, c.controller_size),
-        c=zeros(B, c.controller_size) if c.controller == "lstm" else None,
+        c=model.controller.initial_cell(B, c.controller_size, xp, dlogits.dtype),
         reads=zeros(B, c.read_heads, c.memory_dim),
         w_read=zeros(B, c.read_heads, c.memory_size),
         w_write=zeros(B, c.write_heads, c.memory_size),
