@@ -30,7 +30,7 @@ from ntm_numpy.optim import (
     rmsprop_update,
     sgd_update,
 )
-from ntm_numpy.parallel import DataParallel
+from ntm_numpy.training.parallel import DataParallel
 
 
 def small_model(kind: str, dtype: str = "float64"):

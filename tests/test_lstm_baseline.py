@@ -310,16 +310,16 @@ def test_gpu_matches_cpu():
 
 def test_save_hands_itself_to_checkpoint_save(monkeypatch, tmp_path):
     calls = []
-    fake = types.ModuleType("ntm_numpy.checkpoint")
+    fake = types.ModuleType("ntm_numpy.training.checkpoint")
     fake.save = lambda path, model, **extra: calls.append((path, model, extra))
-    monkeypatch.setitem(sys.modules, "ntm_numpy.checkpoint", fake)
+    monkeypatch.setitem(sys.modules, "ntm_numpy.training.checkpoint", fake)
     model = tiny(1)
     model.save(tmp_path / "m.npz", optimizer=None, note="x")
     assert calls == [(tmp_path / "m.npz", model, {"optimizer": None, "note": "x"})]
 
 
 def test_checkpoint_round_trip(tmp_path):
-    checkpoint = pytest.importorskip("ntm_numpy.checkpoint")
+    checkpoint = pytest.importorskip("ntm_numpy.training.checkpoint")
     model = tiny(2, seed=7)
     model.params["output.b"] += 0.5
     model.save(tmp_path / "lstm.npz")

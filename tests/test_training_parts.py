@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from ntm_numpy.checkpoint import PRETRAINED_DIR, read
 from ntm_numpy.tasks import make_task
-from ntm_numpy.train import Curriculum, TrainConfig, TrainState, clip_gradients
+from ntm_numpy.training import Curriculum, TrainConfig, TrainState, clip_gradients
+from ntm_numpy.training.checkpoint import PRETRAINED_DIR, read
 from ntm_numpy.training.state import TrainStateError, check_train_state
 
 COPY = {"task": "copy", "task_options": {"bits": 3, "min_length": 2, "max_length": 5}}

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint, viz
-from .tasks import TASKS, make_task, optimal_cost
-from .train import read_metrics
+from ..tasks import TASKS, make_task, optimal_cost
+from ..training import checkpoint
+from ..training.loop import read_metrics
+from . import viz
 
 
 def task_titles() -> dict[str, str]:
