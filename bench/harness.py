@@ -55,8 +55,9 @@ class Bench:
         import numpy as np
 
         from ntm_numpy import backend
-        from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
+        from ntm_numpy.optim import AdamConfig
         from ntm_numpy.training.allocator import keep_freed_memory
+        from ntm_numpy.training.optimizers import Adam, clip_by_global_norm
         from ntm_numpy.training.parallel import DataParallel
 
         keep_freed_memory()  # as the trainer does

@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 
 from . import backend
 from .heads import HeadLayout
-from .optim import OPTIMIZERS, config_from_dict
 from .tasks import make_task
 from .training import threads
+from .training.optimizers import OPTIMIZERS, config_from_dict
 
 
 class ConfigError(ValueError):

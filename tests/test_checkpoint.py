@@ -13,10 +13,11 @@ from helpers import assert_checkpoint_error
 
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.model import NTM
-from ntm_numpy.optim import Adam, AdamConfig, optimizer_from_state
+from ntm_numpy.optim import AdamConfig
 from ntm_numpy.tasks import make_task
 from ntm_numpy.training import checkpoint
 from ntm_numpy.training.checkpoint import CheckpointError, load, read, save
+from ntm_numpy.training.optimizers import Adam, optimizer_from_state
 
 INPUT, OUTPUT = 4, 3
 

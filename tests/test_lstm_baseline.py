@@ -16,7 +16,8 @@ from ntm_numpy.backend import gpu_available
 from ntm_numpy.gradcheck import MODEL_BOUND, check_model
 from ntm_numpy.lstm_baseline import LSTMConfig, LSTMModel, LSTMState
 from ntm_numpy.ops.lstm import lstm_step_forward
-from ntm_numpy.optim import Adam, AdamConfig
+from ntm_numpy.optim import AdamConfig
+from ntm_numpy.training.optimizers import Adam
 
 I, O, H, T, B = 3, 2, 4, 6, 2
 

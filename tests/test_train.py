@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import ntm_numpy.training.loop as train_module
-from ntm_numpy.optim import optimizer_from_state
 from ntm_numpy.tasks import make_task
 from ntm_numpy.training import (
     TrainConfig,
@@ -27,6 +26,7 @@ from ntm_numpy.training import (
     train,
 )
 from ntm_numpy.training.checkpoint import read, save
+from ntm_numpy.training.optimizers import optimizer_from_state
 
 TINY_MODEL = {"memory_size": 8, "memory_dim": 6, "controller_size": 16}
 METRIC_FIELDS = ("step", "sequences", "cost", "bit_errors", "train_cost", "max_length")

@@ -33,8 +33,8 @@ from ..configs import (
     positive_number,
     seed_value,
 )
-from ..optim import OPTIMIZERS
 from ..tasks import TASKS
+from ..training.optimizers import OPTIMIZERS
 
 DEMO_DIR = Path("runs") / "demo"
 

@@ -43,12 +43,12 @@ from ..configs import (  # MODEL_TYPES, DEMO_MODEL, NOT_RESUMED, TrainConfig: re
     model_class,
 )
 from ..ops.loss import bit_errors, sigmoid_cross_entropy_forward
-from ..optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
-from ..optim import optimizer_from_state as _optimizer_from_state
 from ..tasks import Task
 from . import threads
 from .allocator import keep_freed_memory
 from .checkpoint import CheckpointError, find_checkpoint, read, save
+from .optimizers import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+from .optimizers import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
 from .progress import Progress
 from .rundir import (
