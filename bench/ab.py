@@ -9,7 +9,7 @@
 
 A setting is ``blas=N|auto`` (BLAS threads, applied with threadpoolctl; left out: NumPy's
 default) and ``workers=N|auto`` (processes that share each batch; default 1); ``auto`` is the
-package's rule (``ntm_numpy.threads.choose``), what ``python -m ntm_numpy train`` uses.
+package's rule (``ntm_numpy.training.threads.choose``), what ``python -m ntm_numpy train`` uses.
 
 Each arm runs in a process of its own (its own ``ntm_numpy``), both train the same batches (a
 round: one batch of every length of the task, ``harness.py``) from the same initial parameters,

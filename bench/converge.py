@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ntm_numpy.train import TrainConfig, train
+from ntm_numpy.training import TrainConfig, train
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
             seed=seed,
             steps=args.max_steps,
             target_bit_errors=0.1,
-            workers="auto",  # as the demo: the package's choice (ntm_numpy.threads)
+            workers="auto",  # as the demo: the package's choice (ntm_numpy.training.threads)
             blas_threads="auto",
             **overrides,
         )

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ntm_numpy import backend
-from ntm_numpy.train import TrainConfig, train
+from ntm_numpy.training import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Bench, task_and_model

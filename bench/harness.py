@@ -23,7 +23,7 @@ FIXED_ROUND = 2  # batches per round for a task of one length (its batches all c
 
 def round_lengths(task) -> list:
     """One length per batch of a round: every value of the task's length range, or None."""
-    from ntm_numpy.train import _training_lengths
+    from ntm_numpy.training.loop import _training_lengths
 
     lengths = _training_lengths(task)
     return lengths if lengths != [None] else [None] * FIXED_ROUND
@@ -55,9 +55,10 @@ class Bench:
         import numpy as np
 
         from ntm_numpy import backend
-        from ntm_numpy.allocator import keep_freed_memory
-        from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
-        from ntm_numpy.parallel import DataParallel
+        from ntm_numpy.optim import AdamConfig
+        from ntm_numpy.training.allocator import keep_freed_memory
+        from ntm_numpy.training.optimizers import Adam, clip_by_global_norm
+        from ntm_numpy.training.parallel import DataParallel
 
         keep_freed_memory()  # as the trainer does
         self.task, self.model = task_and_model(config, dtype)
@@ -118,7 +119,7 @@ def peak_rss_mb() -> tuple[float, float]:
 def apply_settings(batch_size: int, dtype: str, workers, blas_threads) -> tuple[int, int]:
     """Resolve "auto" with the package's rule and set the BLAS threads of this process."""
     if workers == "auto" or blas_threads == "auto":
-        from ntm_numpy.threads import choose
+        from ntm_numpy.training.threads import choose
 
         chosen = choose(
             batch_size=batch_size, dtype=dtype, workers=workers, blas_threads=blas_threads
@@ -127,7 +128,7 @@ def apply_settings(batch_size: int, dtype: str, workers, blas_threads) -> tuple[
     if blas_threads is not None:
         # through the package, which imports NumPy first: threadpoolctl limits only the BLAS
         # libraries already loaded, and a limit set before NumPy's import limits nothing
-        from ntm_numpy.threads import set_blas_threads
+        from ntm_numpy.training.threads import set_blas_threads
 
         set_blas_threads(int(blas_threads))
     return int(workers), blas_threads

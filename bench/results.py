@@ -27,8 +27,8 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ntm_numpy.__main__ import main as cli
-from ntm_numpy.checkpoint import pretrained_names
+from ntm_numpy.app.cli import main as cli
+from ntm_numpy.training.checkpoint import pretrained_names
 
 # (task, lengths beyond training or None for the training range, the paper's result)
 ROWS = [

@@ -1,13 +1,13 @@
 """Training throughput and peak memory of each shipped model's configuration.
 
-For every configuration (``bench/configs.py``), batch size and precision, it times the
-package's automatic choice of worker processes and BLAS threads (``ntm_numpy.threads``: what
+For every configuration (``bench/configs.py``), batch size and precision, it times the package's
+automatic choice of worker processes and BLAS threads (``ntm_numpy.training.threads``: what
 ``python -m ntm_numpy train`` uses with no options and no environment variables) beside every
 hand-tuned setting this machine allows (1 or all cores of BLAS threads; 1 to all cores of
 workers), and prints them side by side. Throughput is the median round (one batch of every
 length of the task's range, ``harness.py``) of one training step each: sample, loss and
-gradients, clipping, Adam. Each measurement runs in a fresh process, so its peak resident
-memory is its own.
+gradients, clipping, Adam. Each measurement runs in a fresh process, so its peak resident memory
+is its own.
 
     python bench/throughput.py                                   # the README's table
     python bench/throughput.py --configs copy --batch-sizes 64 --seconds 20
@@ -86,7 +86,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from ntm_numpy.threads import available_cores, choose
+    from ntm_numpy.training.threads import available_cores, choose
 
     cores = available_cores()
     print(f"training sequences/s (median round) and peak RSS; {cores} cores; no *_NUM_THREADS")

@@ -1,11 +1,11 @@
 """ntm_numpy: a Neural Turing Machine in NumPy, every forward and backward pass by hand."""
 
 # every model module, so that each registers its model type (configs.MODEL_TYPES) on import
-from .checkpoint import load, pretrained, pretrained_names
 from .configs import ConfigError, TrainConfig
 from .lstm_baseline import LSTMConfig, LSTMModel
 from .model import NTM, NTMConfig, NTMState
-from .threads import set_blas_threads
+from .training.checkpoint import load, pretrained, pretrained_names
+from .training.threads import set_blas_threads
 
 __all__ = [
     "NTM",

@@ -4,9 +4,10 @@ Every compute function takes its array module from its inputs::
 
     xp = array_module(x)        # numpy for host arrays, cupy for device arrays
 
-so the compute path (``ops/``, ``heads.py``, ``model.py``, ``lstm_baseline.py``, ``optim.py``)
-never imports numpy itself and runs unchanged on a GPU. CuPy is optional: it is imported lazily,
-on the first question about it, and asking for the GPU without it is a clear error.
+so the compute path (``ops/``, ``heads.py``, ``model.py``, ``lstm_baseline.py``, ``optim.py``,
+``training/optimizers.py``) never imports numpy itself and runs unchanged on a GPU. CuPy is
+optional: it is imported lazily, on the first question about it, and asking for the GPU without
+it is a clear error.
 
 The dispatch rule is the array API standard's ``__array_namespace__`` where an array has one
 (NumPy >= 2, CuPy >= 13, ``array_api_strict``), with a fallback to ``cupy.get_array_module`` for

@@ -25,11 +25,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from . import backend, threads
+from . import backend
 from .controllers import CONTROLLERS
 from .heads import HeadLayout
-from .optim import OPTIMIZERS, config_from_dict
 from .tasks import make_task
+from .training import threads
+from .training.optimizers import OPTIMIZERS, config_from_dict
 
 
 class ConfigError(ValueError):

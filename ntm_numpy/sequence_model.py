@@ -81,7 +81,7 @@ class SequenceModel:
 
     def save(self, path, **extra) -> None:
         """Write params + config (+ ``optimizer=``, ``train_state=`` ...) to ``path`` (.npz)."""
-        from .checkpoint import save
+        from .training.checkpoint import save
 
         save(path, self, **extra)
 

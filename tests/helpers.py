@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ntm_numpy.__main__ import main
-from ntm_numpy.checkpoint import CheckpointError, read
+from ntm_numpy.app.cli import main
+from ntm_numpy.training.checkpoint import CheckpointError, read
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str, str]:

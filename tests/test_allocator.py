@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from ntm_numpy.allocator import keep_freed_memory
+from ntm_numpy.training.allocator import keep_freed_memory
 
 
 def test_keep_freed_memory_is_idempotent_and_reports_a_bool():

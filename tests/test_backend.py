@@ -15,7 +15,8 @@ import pytest
 
 from ntm_numpy import NTM, backend
 from ntm_numpy.lstm_baseline import LSTMModel
-from ntm_numpy.optim import Adam, AdamConfig, clip_by_global_norm
+from ntm_numpy.optim import AdamConfig
+from ntm_numpy.training.optimizers import Adam, clip_by_global_norm
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ntm_numpy"
 COMPUTE_MODULES = sorted(
@@ -24,6 +25,7 @@ COMPUTE_MODULES = sorted(
         PACKAGE / name
         for name in ("heads.py", "model.py", "lstm_baseline.py", "optim.py", "sequence_model.py")
     ]
+    + [PACKAGE / "training" / "optimizers.py"]
 )
 
 

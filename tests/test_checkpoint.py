@@ -1,5 +1,6 @@
-"""Tests of ntm_numpy.checkpoint: round trips of both models and the optimizer state, atomic
-writes, and one clear ``CheckpointError`` (naming the file) for every way a file can be bad."""
+"""Tests of ntm_numpy.training.checkpoint: round trips of both models and the optimizer state,
+atomic writes, and one clear ``CheckpointError`` (naming the file) for every way a file can be
+bad."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import numpy as np
 import pytest
 from helpers import assert_checkpoint_error
 
-from ntm_numpy import checkpoint
-from ntm_numpy.checkpoint import CheckpointError, load, read, save
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.model import NTM
-from ntm_numpy.optim import Adam, AdamConfig, optimizer_from_state
+from ntm_numpy.optim import AdamConfig
 from ntm_numpy.tasks import make_task
+from ntm_numpy.training import checkpoint
+from ntm_numpy.training.checkpoint import CheckpointError, load, read, save
+from ntm_numpy.training.optimizers import Adam, optimizer_from_state
 
 INPUT, OUTPUT = 4, 3
 

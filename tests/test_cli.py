@@ -1,7 +1,7 @@
 """Tests of the command line, ``python -m ntm_numpy``: help for every subcommand, a one-line
 error and exit code 2 for every bad argument, and a tiny train / evaluate / resume round.
 
-Most cases call ``ntm_numpy.__main__.main`` in-process (fast); a few run the real entry point in
+Most cases call ``ntm_numpy.app.cli.main`` in-process (fast); a few run the real entry point in
 a subprocess to prove that ``python -m ntm_numpy`` itself behaves the same.
 """
 
@@ -19,10 +19,10 @@ import pytest
 from helpers import run_main
 
 import ntm_numpy.ops.addressing
-from ntm_numpy.__main__ import CLI_DEFAULTS, _parser, _train_config
-from ntm_numpy.checkpoint import read
+from ntm_numpy.app.cli import CLI_DEFAULTS, _parser, _train_config
 from ntm_numpy.configs import MODEL_TYPES, TRAIN_MODEL_DEFAULTS, TrainConfig
-from ntm_numpy.train import read_metrics, train
+from ntm_numpy.training import read_metrics, train
+from ntm_numpy.training.checkpoint import read
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = ["demo", "train", "evaluate", "gradcheck", "figures"]
@@ -392,7 +392,7 @@ def test_a_bug_inside_training_shows_its_traceback_from_the_entry_point(tmp_path
         "def broken(*args, **kwargs):\n"
         "    raise ValueError('operands could not be broadcast together')\n"
         "a.shift_forward = broken\n"
-        "from ntm_numpy.__main__ import main\n"
+        "from ntm_numpy.app.cli import main\n"
         f"sys.exit(main({argv!r}))\n"
     )
     result = run_module_code(code, tmp_path)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import run_main
 
-from ntm_numpy import checkpoint, configs, initialization, lstm_baseline, model, train
+from ntm_numpy import configs, initialization, lstm_baseline, model
 from ntm_numpy.configs import (
     DTYPES,
     MODEL_TYPES,
@@ -27,6 +27,7 @@ from ntm_numpy.configs import (
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.model import NTM
 from ntm_numpy.sequence_model import SequenceModel
+from ntm_numpy.training import checkpoint, loop
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ntm_numpy"
 TINY_NTM = {"memory_size": 6, "memory_dim": 4, "controller_size": 8}
@@ -112,7 +113,7 @@ def test_check_resumes_ignores_only_what_a_resumed_run_may_change():
 
 def test_one_dtypes_and_one_positive_int():
     assert model.DTYPES is DTYPES
-    assert train.TrainConfig is TrainConfig
+    assert loop.TrainConfig is TrainConfig
     definitions = []
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -127,7 +128,7 @@ def test_one_dtypes_and_one_positive_int():
 
 def test_one_model_registry():
     assert checkpoint.MODEL_TYPES is MODEL_TYPES
-    assert train.MODEL_TYPES is MODEL_TYPES
+    assert loop.MODEL_TYPES is MODEL_TYPES
     assert MODEL_TYPES == {"ntm": NTM, "lstm": LSTMModel}
     for name, cls in MODEL_TYPES.items():
         assert cls.model_type == name
@@ -215,8 +216,13 @@ def test_no_import_cycle_in_the_package():
 
 
 def test_configs_sits_below_models_training_and_checkpoints():
-    above = {"ntm_numpy.model", "ntm_numpy.lstm_baseline", "ntm_numpy.train"}
-    above |= {"ntm_numpy.checkpoint", "ntm_numpy.sequence_model", "ntm_numpy.initialization"}
+    above = {"ntm_numpy.model", "ntm_numpy.lstm_baseline", "ntm_numpy.training.loop"}
+    above |= {
+        "ntm_numpy.training",
+        "ntm_numpy.training.checkpoint",
+        "ntm_numpy.sequence_model",
+        "ntm_numpy.initialization",
+    }
     assert not _import_graph()["ntm_numpy.configs"] & above
 
 
@@ -294,7 +300,7 @@ def test_a_model_added_through_the_registry_trains_saves_and_loads(toy_registere
         log_every=1,
         curriculum=False,
     )
-    result = train.train(config, tmp_path, verbose=False)
+    result = loop.train(config, tmp_path, verbose=False)
     assert isinstance(result.model, LinearModel)
     assert result.step == 4
     loaded = checkpoint.read(tmp_path / "checkpoint.npz").model

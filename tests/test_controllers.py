@@ -15,7 +15,7 @@ from helpers import run_main
 
 import ntm_numpy
 from ntm_numpy import NTM, ConfigError, NTMConfig
-from ntm_numpy.__main__ import _parser, _train_config
+from ntm_numpy.app.cli import _parser, _train_config
 from ntm_numpy.controllers import (
     CONTROLLERS,
     FEEDFORWARD,
@@ -29,7 +29,7 @@ from ntm_numpy.controllers import (
 from ntm_numpy.gradcheck import MODEL_BOUND, OP_BOUND, check_op, model_case_errors
 from ntm_numpy.gradcheck_cases import ModelCase, model_sequence, tiny_ntm
 from ntm_numpy.ops.activations import sigmoid
-from ntm_numpy.train import TrainConfig, train
+from ntm_numpy.training.loop import TrainConfig, train
 
 SIZES = dict(input_size=5, output_size=4, memory_size=7, memory_dim=3, controller_size=6)
 

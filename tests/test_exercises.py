@@ -1,4 +1,4 @@
-"""The exercises' grader (ntm_numpy.exercises): it passes the package's own backward on every
+"""The exercises' grader (ntm_numpy.app.exercises): it passes the package's own backward on every
 case, and it catches typical wrong answers, each with a message that points at the mistake.
 
 Every wrong answer below is a small, deliberate edit of a right one, the kind a learner makes:
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntm_numpy import exercises
-from ntm_numpy.exercises import EXERCISES, SOLUTION_ENV, grade
+from ntm_numpy.app import exercises
+from ntm_numpy.app.exercises import EXERCISES, SOLUTION_ENV, grade
 from ntm_numpy.ops import activations as act
 from ntm_numpy.ops import addressing as adr
 from ntm_numpy.ops import memory as mem

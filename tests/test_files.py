@@ -1,4 +1,5 @@
-"""Tests of ntm_numpy.files.write_atomic: the whole new file or the whole old one, never half."""
+"""Tests of ntm_numpy.training.files.write_atomic: the whole new file or the whole old one,
+never half."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 
 import pytest
 
-from ntm_numpy.files import write_atomic
+from ntm_numpy.training.files import write_atomic
 
 
 def test_writes_bytes_or_text_and_creates_the_folder(tmp_path):

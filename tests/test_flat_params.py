@@ -17,20 +17,22 @@ from ntm_numpy import NTM, flat_arrays, load
 from ntm_numpy.flat_arrays import FlatArrays, layout_of
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.optim import (
-    SGD,
-    Adam,
     AdamConfig,
-    RMSProp,
     RMSPropConfig,
     SGDConfig,
     adam_update,
-    clip_by_global_norm,
-    clip_by_value,
-    global_norm,
     rmsprop_update,
     sgd_update,
 )
-from ntm_numpy.parallel import DataParallel
+from ntm_numpy.training.optimizers import (
+    SGD,
+    Adam,
+    RMSProp,
+    clip_by_global_norm,
+    clip_by_value,
+    global_norm,
+)
+from ntm_numpy.training.parallel import DataParallel
 
 
 def small_model(kind: str, dtype: str = "float64"):

@@ -1,4 +1,4 @@
-"""The widgets of ``ntm_numpy.interactive``, driven as a learner would: build a view, move its
+"""The widgets of ``ntm_numpy.app.interactive``, driven as a learner would: build a view, move its
 controls, and check that what it drew changed the way the math says.
 
 Each expectation is computed here independently of the view (an entropy, a roll, a row of the
@@ -18,8 +18,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from ntm_numpy import NTM, checkpoint
-from ntm_numpy.interactive import (
+from ntm_numpy import NTM
+from ntm_numpy.app.interactive import (
     View,
     addressing_explorer,
     step_debugger,
@@ -27,7 +27,7 @@ from ntm_numpy.interactive import (
     write_explorer,
 )
 from ntm_numpy.tasks import make_task
-from ntm_numpy.train import TrainConfig
+from ntm_numpy.training import TrainConfig, checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def entropy(w: np.ndarray) -> float:
 
 def test_import_ntm_numpy_needs_no_widgets():
     code = (
-        "import sys, ntm_numpy, ntm_numpy.interactive\n"
+        "import sys, ntm_numpy, ntm_numpy.app.interactive\n"
         "loaded = [m for m in ('ipywidgets', 'matplotlib') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
@@ -400,7 +400,7 @@ def test_the_scrubber_needs_a_task_it_can_find(tmp_path):
     reason="the trainer does not write snapshots in this checkout",
 )
 def test_the_scrubber_reads_a_real_training_runs_snapshots(tmp_path):
-    from ntm_numpy.train import train
+    from ntm_numpy.training import train
 
     config = TrainConfig(
         task="copy",

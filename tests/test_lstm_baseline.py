@@ -16,7 +16,8 @@ from ntm_numpy.backend import gpu_available
 from ntm_numpy.gradcheck import MODEL_BOUND, check_model
 from ntm_numpy.lstm_baseline import LSTMConfig, LSTMModel, LSTMState
 from ntm_numpy.ops.lstm import lstm_step_forward
-from ntm_numpy.optim import Adam, AdamConfig
+from ntm_numpy.optim import AdamConfig
+from ntm_numpy.training.optimizers import Adam
 
 I, O, H, T, B = 3, 2, 4, 6, 2
 
@@ -310,16 +311,16 @@ def test_gpu_matches_cpu():
 
 def test_save_hands_itself_to_checkpoint_save(monkeypatch, tmp_path):
     calls = []
-    fake = types.ModuleType("ntm_numpy.checkpoint")
+    fake = types.ModuleType("ntm_numpy.training.checkpoint")
     fake.save = lambda path, model, **extra: calls.append((path, model, extra))
-    monkeypatch.setitem(sys.modules, "ntm_numpy.checkpoint", fake)
+    monkeypatch.setitem(sys.modules, "ntm_numpy.training.checkpoint", fake)
     model = tiny(1)
     model.save(tmp_path / "m.npz", optimizer=None, note="x")
     assert calls == [(tmp_path / "m.npz", model, {"optimizer": None, "note": "x"})]
 
 
 def test_checkpoint_round_trip(tmp_path):
-    checkpoint = pytest.importorskip("ntm_numpy.checkpoint")
+    checkpoint = pytest.importorskip("ntm_numpy.training.checkpoint")
     model = tiny(2, seed=7)
     model.params["output.b"] += 0.5
     model.save(tmp_path / "lstm.npz")

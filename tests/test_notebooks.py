@@ -29,7 +29,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 EXERCISES = sorted((NOTEBOOKS_DIR / "exercises").glob("*.ipynb"))
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb")) + EXERCISES
 IDS = [str(p.relative_to(NOTEBOOKS_DIR).with_suffix("")) for p in NOTEBOOKS]
-SOLUTION_ENV = "NTM_EXERCISES_SOLUTION"  # ntm_numpy.exercises.SOLUTION_ENV
+SOLUTION_ENV = "NTM_EXERCISES_SOLUTION"  # ntm_numpy.app.exercises.SOLUTION_ENV
 CELL_TIMEOUT_S = 300
 SKIP_RUNS = os.environ.get("NTM_SKIP_NOTEBOOKS", "").strip().lower() in ("1", "true", "yes")
 

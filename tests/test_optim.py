@@ -1,5 +1,6 @@
-"""Tests of ntm_numpy.optim: update rules against hand arithmetic, convergence on a quadratic,
-state_dict round trips, clipping, validation, and the no-numpy rule of the compute path."""
+"""Tests of ntm_numpy.optim and ntm_numpy.training.optimizers: update rules against hand
+arithmetic, convergence on a quadratic, state_dict round trips, clipping, validation, and the
+no-numpy rule of the compute path."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import numpy as np
 import pytest
 
 from ntm_numpy import optim
-from ntm_numpy.optim import (
+from ntm_numpy.optim import AdamConfig, RMSPropConfig, SGDConfig
+from ntm_numpy.training import optimizers
+from ntm_numpy.training.optimizers import (
     SGD,
     Adam,
-    AdamConfig,
     RMSProp,
-    RMSPropConfig,
-    SGDConfig,
     clip_by_global_norm,
     clip_by_value,
     global_norm,
@@ -32,7 +32,7 @@ G1 = [0.5, -1.0]
 G2 = [0.25, 2.0]
 
 
-def run_two_steps(optimizer: optim.Optimizer) -> tuple[list[float], list[float]]:
+def run_two_steps(optimizer: optimizers.Optimizer) -> tuple[list[float], list[float]]:
     """Apply G1 then G2 to P0; return the parameter after each step, as Python floats."""
     params = {"w": np.array(P0)}
     optimizer.step(params, {"w": np.array(G1)})
@@ -246,8 +246,9 @@ def test_array_module_comes_from_the_arrays():
     assert {"sum", "sqrt", "minimum", "clip"} <= set(calls)
 
 
-def test_optim_does_not_import_numpy_or_sync():
-    source = (Path(optim.__file__)).read_text()
+@pytest.mark.parametrize("module", [optim, optimizers], ids=lambda m: m.__name__)
+def test_optimizers_do_not_import_numpy_or_sync(module):
+    source = (Path(module.__file__)).read_text()
     assert not re.search(r"^\s*(import|from)\s+(numpy|cupy)\b", source, re.MULTILINE)
     assert ".item(" not in source
     assert ".tolist(" not in source

@@ -1,5 +1,5 @@
-"""Tests of ntm_numpy.parallel: a batch split over worker processes gives the batch's own cost
-and gradient (float64, random models and batches), any split of B, errors that leave the
+"""Tests of ntm_numpy.training.parallel: a batch split over worker processes gives the batch's
+own cost and gradient (float64, random models and batches), any split of B, errors that leave the
 workers usable, and training with workers that resumes bit for bit."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from ntm_numpy import NTM
 from ntm_numpy.lstm_baseline import LSTMConfig, LSTMModel
-from ntm_numpy.parallel import DataParallel, shard_bounds
-from ntm_numpy.train import TrainConfig, train
+from ntm_numpy.training import TrainConfig, train
+from ntm_numpy.training.parallel import DataParallel, shard_bounds
 
 TINY_TRAIN = {
     "task": "copy",

@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 from helpers import run_main
 
-from ntm_numpy import NTM, checkpoint
-from ntm_numpy.checkpoint import CheckpointError, find_checkpoint, pretrained_with_task, read
+from ntm_numpy import NTM
 from ntm_numpy.tasks import make_task
+from ntm_numpy.training import checkpoint
+from ntm_numpy.training.checkpoint import (
+    CheckpointError,
+    find_checkpoint,
+    pretrained_with_task,
+    read,
+)
 
 BITS = 3
 

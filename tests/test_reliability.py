@@ -26,14 +26,14 @@ import numpy as np
 import pytest
 from helpers import assert_checkpoint_error, run_main
 
-import ntm_numpy.train as train_module
-from ntm_numpy import checkpoint, configs
-from ntm_numpy.__main__ import main
-from ntm_numpy.checkpoint import CheckpointError, load, read
+import ntm_numpy.training.loop as train_module
+from ntm_numpy import configs
+from ntm_numpy.app.cli import main
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.model import NTM
 from ntm_numpy.sequence_model import estimate_bytes, parameter_shapes
-from ntm_numpy.train import TrainConfig, TrainingDiverged, read_metrics, train
+from ntm_numpy.training import TrainConfig, TrainingDiverged, checkpoint, read_metrics, train
+from ntm_numpy.training.checkpoint import CheckpointError, load, read
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"memory_size": 4, "memory_dim": 2, "controller_size": 2}

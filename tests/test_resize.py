@@ -1,4 +1,4 @@
-"""Tests of ntm_numpy.resize: an NTM's weights moved to a memory of another size."""
+"""Tests of ntm_numpy.training.resize: an NTM's weights moved to a memory of another size."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from helpers import run_main
 
-from ntm_numpy import NTM, checkpoint
+from ntm_numpy import NTM
 from ntm_numpy.lstm_baseline import LSTMModel
-from ntm_numpy.resize import resize_checkpoint, resize_memory
+from ntm_numpy.training import checkpoint
+from ntm_numpy.training.resize import resize_checkpoint, resize_memory
 
 
 def small_ntm(memory_size: int, seed: int = 0, memory_init: str = "learned") -> NTM:

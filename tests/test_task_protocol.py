@@ -11,10 +11,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from ntm_numpy.checkpoint import read
 from ntm_numpy.tasks import TASKS, Batch, Task, make_task, register_task, unregister_task
 from ntm_numpy.tasks.base import check_int, check_sample_args, check_task_class, draw_length
-from ntm_numpy.train import TrainConfig, evaluate, read_metrics, train
+from ntm_numpy.training import TrainConfig, evaluate, read_metrics, train
+from ntm_numpy.training.checkpoint import read
 
 # ------------------------------------------------------------------ the declarations
 

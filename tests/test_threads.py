@@ -7,9 +7,8 @@ import pytest
 from helpers import run_main
 from threadpoolctl import threadpool_info
 
-from ntm_numpy import threads
-from ntm_numpy.threads import choose, choose_workers
-from ntm_numpy.train import TrainConfig
+from ntm_numpy.training import TrainConfig, threads
+from ntm_numpy.training.threads import choose, choose_workers
 
 
 def blas_counts() -> set[int]:

@@ -1,4 +1,4 @@
-"""Tests of ntm_numpy.train: the trainer learns a tiny copy task, resumes bit for bit, stops
+"""Tests of ntm_numpy.training.loop: the trainer learns a tiny copy task, resumes bit for bit, stops
 cleanly on NaN and on Ctrl-C, logs one metrics row per evaluation, grows the curriculum, and
 validates its config.
 
@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ntm_numpy.train as train_module
-from ntm_numpy.checkpoint import read, save
-from ntm_numpy.optim import optimizer_from_state
+import ntm_numpy.training.loop as train_module
 from ntm_numpy.tasks import make_task
-from ntm_numpy.train import (
+from ntm_numpy.training import (
     TrainConfig,
     TrainingDiverged,
     build,
@@ -27,6 +25,8 @@ from ntm_numpy.train import (
     read_metrics,
     train,
 )
+from ntm_numpy.training.checkpoint import read, save
+from ntm_numpy.training.optimizers import optimizer_from_state
 
 TINY_MODEL = {"memory_size": 8, "memory_dim": 6, "controller_size": 16}
 METRIC_FIELDS = ("step", "sequences", "cost", "bit_errors", "train_cost", "max_length")
@@ -372,7 +372,7 @@ def test_metrics_one_row_per_evaluation(tmp_path):
 
 
 def test_best_evaluation_is_kept_and_exported(tmp_path):
-    from ntm_numpy.checkpoint import export_pretrained
+    from ntm_numpy.training.checkpoint import export_pretrained
 
     config = tiny_config(steps=30, eval_every=5, eval_sequences=40)
     result = train(config, tmp_path / "run", verbose=False)

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from ntm_numpy.checkpoint import PRETRAINED_DIR, read
 from ntm_numpy.tasks import make_task
-from ntm_numpy.train import Curriculum, TrainConfig, TrainState, clip_gradients
+from ntm_numpy.training import Curriculum, TrainConfig, TrainState, clip_gradients
+from ntm_numpy.training.checkpoint import PRETRAINED_DIR, read
 from ntm_numpy.training.state import TrainStateError, check_train_state
 
 COPY = {"task": "copy", "task_options": {"bits": 3, "min_length": 2, "max_length": 5}}
@@ -174,7 +174,7 @@ def test_clip_by_norm(scale) -> None:
     raw = direct_norm(grads)
     clipped, norm = clip_gradients({k: g.copy() for k, g in grads.items()}, clip_config(1.0, None))
     assert float(norm) == pytest.approx(raw, rel=1e-12)
-    factor = min(1.0, 1.0 / (raw + 1e-6))  # optim.clip_by_global_norm's epsilon
+    factor = min(1.0, 1.0 / (raw + 1e-6))  # optimizers.clip_by_global_norm's epsilon
     for key in grads:
         np.testing.assert_allclose(clipped[key], grads[key] * factor, rtol=1e-12)
     assert direct_norm(clipped) <= 1.0 + 1e-12

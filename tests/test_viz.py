@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ntm_numpy import NTM, checkpoint, figures, viz
+from ntm_numpy import NTM
+from ntm_numpy.app import figures, viz
 from ntm_numpy.lstm_baseline import LSTMModel
 from ntm_numpy.tasks import make_task
+from ntm_numpy.training import checkpoint
 
 BITS = 4
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -15,8 +15,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..checkpoint import save
-from ..files import write_atomic
+from .checkpoint import save
+from .files import write_atomic
 
 
 def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:

@@ -49,12 +49,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
-from .backend import to_numpy
-from .files import write_atomic
-from .model import Trace
-from .ops.activations import sigmoid
-from .tasks import make_task
-from .tasks.ngrams import next_context
+from ..backend import to_numpy
+from ..model import Trace
+from ..ops.activations import sigmoid
+from ..tasks import make_task
+from ..tasks.ngrams import next_context
+from ..training.files import write_atomic
 
 DPI = 110
 

@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
-from .configs import MODEL_TYPES, checked_task, model_class, model_config, parameter_shapes
+from ..backend import to_numpy
+from ..configs import MODEL_TYPES, checked_task, model_class, model_config, parameter_shapes
+from ..tasks import Task
 from .files import write_atomic
-from .optim import OPTIMIZERS, config_from_dict, optimizer_from_state
-from .tasks import Task
-from .training.state import TrainStateError, check_train_state
+from .optimizers import OPTIMIZERS, config_from_dict, optimizer_from_state
+from .state import TrainStateError, check_train_state
 
 FORMAT = "ntm_numpy.checkpoint/1"
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"  # ntm_numpy/pretrained
 
 
 class CheckpointError(ValueError):
@@ -87,7 +87,7 @@ class Checkpoint:
 
     path: Path
     model: Any
-    optimizer_state: dict[str, Any] | None  # ready for ``optim.optimizer_from_state``
+    optimizer_state: dict[str, Any] | None  # ready for ``optimizers.optimizer_from_state``
     train_state: dict[str, Any] | None
     extra: dict[str, Any]
 

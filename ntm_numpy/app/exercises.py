@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gradcheck import OP_BOUND, numerical_gradient, rel_error
-from .ops import activations as act
-from .ops import addressing as adr
-from .ops import memory as mem
+from ..gradcheck import OP_BOUND, numerical_gradient, rel_error
+from ..ops import activations as act
+from ..ops import addressing as adr
+from ..ops import memory as mem
 
 SOLUTION_ENV = "NTM_EXERCISES_SOLUTION"
 FD_BOUND = OP_BOUND  # float64 against finite differences: the project's bound per op

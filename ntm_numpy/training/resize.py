@@ -28,8 +28,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..configs import ConfigError
 from .checkpoint import CheckpointError, build_model, find_checkpoint, model_type_of, read, save
-from .configs import ConfigError
 
 MEMORY_DEPENDENT = {"init.weights": -1, "init.memory": 0}  # parameter -> its axis of length N
 

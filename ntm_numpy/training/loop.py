@@ -34,23 +34,24 @@ from typing import Any
 
 import numpy as np
 
-from . import backend, threads
-from .allocator import keep_freed_memory
-from .checkpoint import CheckpointError, find_checkpoint, read, save
-from .configs import (  # MODEL_TYPES, DEMO_MODEL, NOT_RESUMED, TrainConfig: re-exported
+from .. import backend
+from ..configs import (  # MODEL_TYPES, DEMO_MODEL, NOT_RESUMED, TrainConfig: re-exported
     DEMO_MODEL,
     MODEL_TYPES,
     TrainConfig,
     check_fits_in_memory,
     model_class,
 )
-from .ops.loss import bit_errors, sigmoid_cross_entropy_forward
-from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
-from .optim import optimizer_from_state as _optimizer_from_state
+from ..ops.loss import bit_errors, sigmoid_cross_entropy_forward
+from ..tasks import Task
+from . import threads
+from .allocator import keep_freed_memory
+from .checkpoint import CheckpointError, find_checkpoint, read, save
+from .optimizers import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+from .optimizers import optimizer_from_state as _optimizer_from_state
 from .parallel import DataParallel
-from .tasks import Task
-from .training.progress import Progress
-from .training.rundir import (
+from .progress import Progress
+from .rundir import (
     RunDirectoryError,
     StopOnInterrupt,
     append_jsonl,
@@ -60,7 +61,7 @@ from .training.rundir import (
     save_best,
     undo_final_evaluation,
 )
-from .training.state import Curriculum, TrainState, TrainStateError, training_lengths
+from .state import Curriculum, TrainState, TrainStateError, training_lengths
 
 __all__ = [
     "DEMO_MODEL",

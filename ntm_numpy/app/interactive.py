@@ -29,16 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import to_numpy
-from .ops.activations import sigmoid
-from .ops.addressing import (
+from ..backend import to_numpy
+from ..ops.activations import sigmoid
+from ..ops.addressing import (
     content_forward,
     interpolate_forward,
     sharpen_forward,
     shift_forward,
 )
-from .ops.loss import sigmoid_cross_entropy_forward
-from .ops.memory import write_forward
+from ..ops.loss import sigmoid_cross_entropy_forward
+from ..ops.memory import write_forward
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -567,7 +567,7 @@ def _host_trace(trace: Any) -> dict[str, np.ndarray]:
 def _adjoints(recording: dict[str, Any]) -> dict[str, np.ndarray]:
     if recording["adjoints"] is None:
         try:
-            from .reference import adjoint_trace
+            from ..reference import adjoint_trace
         except ImportError as error:  # pragma: no cover - the reference ships with the package
             raise RuntimeError(
                 "the adjoint view needs ntm_numpy.reference.adjoint_trace, which is missing"
@@ -760,7 +760,7 @@ def training_scrubber(
     """
     import ipywidgets
 
-    from . import checkpoint
+    from ..training import checkpoint
 
     paths = _snapshot_paths(run)
     if task is None:
@@ -814,8 +814,8 @@ def _task_of(paths: list[Path]) -> Any:
     """The task the run trained on: from the training config of the first snapshot, or else of
     the run's ``checkpoint.npz`` beside the ``snapshots/`` folder (the trainer's snapshots hold
     the parameters only)."""
-    from . import checkpoint
-    from .tasks import make_task
+    from ..tasks import make_task
+    from ..training import checkpoint
 
     run_checkpoint = paths[0].parent.parent / "checkpoint.npz"
     candidates = [paths[0], *([run_checkpoint] if run_checkpoint.exists() else [])]

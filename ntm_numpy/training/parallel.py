@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from ..flat_arrays import FlatArrays, Layout, layout_size
+from ..sequence_model import positive_int
 from .allocator import keep_freed_memory
 from .checkpoint import build_model, model_type_of
-from .flat_arrays import FlatArrays, Layout, layout_size
-from .sequence_model import positive_int
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint, viz
-from .tasks import TASKS, make_task, optimal_cost
-from .train import evaluate, read_metrics
+from ..tasks import TASKS, make_task, optimal_cost
+from ..training import checkpoint
+from ..training.loop import evaluate, read_metrics
+from . import viz
 
 SEED_CURVES = Path("checkpoints") / "seed_curves"  # bench/seed_curves.py writes the logs here
 
