@@ -28,9 +28,8 @@ from typing import Any, ClassVar
 from . import backend
 from .controllers import CONTROLLERS
 from .heads import HeadLayout
+from .optim import OPTIMIZER_CONFIGS, config_from_dict
 from .tasks import make_task
-from .training import threads
-from .training.optimizers import OPTIMIZERS, config_from_dict
 
 
 class ConfigError(ValueError):
@@ -54,6 +53,18 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+AUTO = "auto"  # a count the run chooses for itself (workers, BLAS threads): training/threads.py
+
+
+def count_or_auto(name: str, value: Any) -> int | str:
+    """``value`` if it is a positive integer or "auto"; a ValueError naming ``name`` otherwise."""
+    if value == AUTO:
+        return AUTO
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}")
+    return value
 
 
 def seed_value(name: str, value: Any) -> int:
@@ -334,11 +345,11 @@ def checked_task(name: Any, options: Mapping[str, Any]):
 
 def checked_optimizer_config(name: Any, options: Mapping[str, Any]) -> Any:
     """The optimizer's config (``optim``) for ``name`` and ``options``, or a ``ConfigError``."""
-    cls = OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
-    if cls is None:
-        raise ConfigError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {name!r}")
+    config_type = OPTIMIZER_CONFIGS.get(name.lower()) if isinstance(name, str) else None
+    if config_type is None:
+        raise ConfigError(f"optimizer must be one of {tuple(OPTIMIZER_CONFIGS)}, got {name!r}")
     try:
-        return config_from_dict(cls.config_type, options)
+        return config_from_dict(config_type, options)
     except ValueError as error:
         raise ConfigError(str(error)) from error
 
@@ -411,17 +422,17 @@ class TrainConfig:
         """The device, the workers and the BLAS threads."""
         try:
             device = backend.check_device(self.device)
-            threads.count_or_auto("workers", self.workers)
+            count_or_auto("workers", self.workers)
             if self.blas_threads is not None:
-                threads.count_or_auto("blas_threads", self.blas_threads)
+                count_or_auto("blas_threads", self.blas_threads)
         except ValueError as error:
             raise ConfigError(str(error)) from error
-        if self.workers != threads.AUTO and self.workers > self.batch_size:
+        if self.workers != AUTO and self.workers > self.batch_size:
             raise ConfigError(
                 f"workers must be at most batch_size ({self.batch_size}): each worker computes "
                 f"a share of a batch, got {self.workers}"
             )
-        if device == "gpu" and self.workers not in (1, threads.AUTO):
+        if device == "gpu" and self.workers not in (1, AUTO):
             raise ConfigError(
                 f"workers > 1 splits batches over CPU processes; with device='gpu' use "
                 f"workers=1, got {self.workers}"

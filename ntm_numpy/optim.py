@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 from .backend import array_module
@@ -115,6 +116,30 @@ class AdamConfig:
         _check_real(self, "beta1", "a number in [0, 1)", lambda x: 0 <= x < 1)
         _check_real(self, "beta2", "a number in [0, 1)", lambda x: 0 <= x < 1)
         _check_real(self, "eps", "a finite number > 0", lambda x: x > 0)
+
+
+OPTIMIZER_CONFIGS: Mapping[str, type] = MappingProxyType(
+    {"sgd": SGDConfig, "rmsprop": RMSPropConfig, "adam": AdamConfig}
+)
+"""Each rule's name (the command line's ``--optimizer``) and its config."""
+
+
+def config_from_dict(config_type: type, options: Mapping[str, Any]) -> Any:
+    """Build ``config_type(**options)``, naming any unknown option in a ``ValueError``.
+
+    Missing options take the dataclass defaults; values are validated by the config itself.
+    """
+    if not isinstance(options, Mapping):
+        raise ValueError(
+            f"{config_type.__name__} options must be a dict, got {type(options).__name__}"
+        )
+    known = [f.name for f in fields(config_type)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {config_type.__name__} option(s) {unknown}; expected some of {known}"
+        )
+    return config_type(**options)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,6 +226,23 @@ def test_configs_sits_below_models_training_and_checkpoints():
     assert not _import_graph()["ntm_numpy.configs"] & above
 
 
+def test_the_math_imports_no_machinery():
+    """The first level (the math) imports nothing from training/ or app/; the one exception is
+    ``SequenceModel.save``, a convenience that hands the model to ``training.checkpoint``."""
+    allowed = {("ntm_numpy.sequence_model", "ntm_numpy.training.checkpoint")}
+    machinery = ("ntm_numpy.training", "ntm_numpy.app")
+    graph = _import_graph()
+    # every module but the package's front (its public names and `python -m`) and the machinery
+    math = [
+        m
+        for m in graph
+        if m not in ("ntm_numpy", "ntm_numpy.__main__") and not m.startswith(machinery)
+    ]
+    assert {"ntm_numpy.configs", "ntm_numpy.ops.memory", "ntm_numpy.tasks.copy"} <= set(math)
+    upward = {(m, d) for m in math for d in graph[m] if d.startswith(machinery)}
+    assert upward <= allowed, sorted(upward - allowed)
+
+
 # --- a model added through the registry alone ------------------------------------------------
 
 

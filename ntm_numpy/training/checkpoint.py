@@ -27,9 +27,10 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..configs import MODEL_TYPES, checked_task, model_class, model_config, parameter_shapes
+from ..optim import config_from_dict
 from ..tasks import Task
 from .files import write_atomic
-from .optimizers import OPTIMIZERS, config_from_dict, optimizer_from_state
+from .optimizers import OPTIMIZERS, optimizer_from_state
 from .state import TrainStateError, check_train_state
 
 FORMAT = "ntm_numpy.checkpoint/1"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ from ..optim import (
     SGDConfig,
     adam_update,
     as_finite_real,
+    config_from_dict,
     rmsprop_update,
     sgd_update,
 )
@@ -50,29 +51,6 @@ from ..optim import (
 Array = Any  # a numpy.ndarray or cupy.ndarray; never converted to a Python number here
 
 STATE_KEYS = ("name", "config", "steps", "state")  # the keys of Optimizer.state_dict()
-
-
-# ---------------------------------------------------------------------------------------------
-# Configs from dicts (a checkpoint's JSON, the command line's options)
-# ---------------------------------------------------------------------------------------------
-
-
-def config_from_dict(config_type: type, options: Mapping[str, Any]) -> Any:
-    """Build ``config_type(**options)``, naming any unknown option in a ``ValueError``.
-
-    Missing options take the dataclass defaults; values are validated by the config itself.
-    """
-    if not isinstance(options, Mapping):
-        raise ValueError(
-            f"{config_type.__name__} options must be a dict, got {type(options).__name__}"
-        )
-    known = [f.name for f in fields(config_type)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValueError(
-            f"unknown {config_type.__name__} option(s) {unknown}; expected some of {known}"
-        )
-    return config_type(**options)
 
 
 # ---------------------------------------------------------------------------------------------

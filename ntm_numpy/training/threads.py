@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
-AUTO = "auto"
+from ..configs import AUTO, count_or_auto
 
 
 def available_cores() -> int:
@@ -74,15 +73,6 @@ class Parallelism:
             else f"BLAS threads {self.blas_threads} ({how[self.blas_chosen]})"
         )
         return f"{self.cores} cores: workers {self.workers} ({how[self.workers_chosen]}), {blas}"
-
-
-def count_or_auto(name: str, value: Any) -> int | str:
-    """``value`` if it is a positive integer or "auto"; a ValueError naming ``name`` otherwise."""
-    if value == AUTO:
-        return AUTO
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}")
-    return value
 
 
 def choose(
