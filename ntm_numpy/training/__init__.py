@@ -16,42 +16,43 @@
 - ``resize``: a trained model's memory grown to more rows;
 - ``files``: files written whole or not at all.
 
-``from ntm_numpy.training import train`` (or any other name of ``loop.__all__``) imports the
-loop on first use, not with this package: ``configs`` imports ``threads`` and ``optimizers``
-from here, and the loop imports ``configs``, so loading the loop with the package would be an
-import cycle.
+The loop's public names are importable from here: ``from ntm_numpy.training import train``.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
-_LOOP_NAMES = frozenset(
-    {
-        "DEMO_MODEL",
-        "MODEL_TYPES",
-        "NOT_RESUMED",
-        "Curriculum",
-        "Progress",
-        "RunDirectoryError",
-        "TrainConfig",
-        "TrainResult",
-        "TrainState",
-        "TrainingDiverged",
-        "build",
-        "clip_gradients",
-        "evaluate",
-        "init_params_from",
-        "read_metrics",
-        "train",
-    }
+from .loop import (
+    DEMO_MODEL,
+    MODEL_TYPES,
+    NOT_RESUMED,
+    Curriculum,
+    Progress,
+    RunDirectoryError,
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    TrainState,
+    build,
+    clip_gradients,
+    evaluate,
+    init_params_from,
+    read_metrics,
+    train,
 )
 
-
-def __getattr__(name: str) -> Any:
-    """``training.train`` and the loop's other public names, from ``training.loop``."""
-    if name in _LOOP_NAMES:
-        from . import loop
-
-        return getattr(loop, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "DEMO_MODEL",
+    "MODEL_TYPES",
+    "NOT_RESUMED",
+    "Curriculum",
+    "Progress",
+    "RunDirectoryError",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
+    "TrainingDiverged",
+    "build",
+    "clip_gradients",
+    "evaluate",
+    "init_params_from",
+    "read_metrics",
+    "train",
+]
