@@ -515,3 +515,14 @@ def test_global_norm_of_large_float32_gradients_is_finite():
     clipped, _ = clip_by_global_norm(grads, 1.0)
     assert clipped["a"].dtype == np.float32
     np.testing.assert_allclose(clipped["a"], [2**-0.5, 2**-0.5], rtol=1e-5)
+
+
+def test_the_rule_names_agree_with_the_optimizer_objects():
+    """configs.py validates a run's optimizer by ``optim.OPTIMIZER_CONFIGS``; the trainer builds
+    it from ``training.optimizers.OPTIMIZERS``: the two tables name the same rules."""
+    from ntm_numpy.optim import OPTIMIZER_CONFIGS
+    from ntm_numpy.training.optimizers import OPTIMIZERS
+
+    assert list(OPTIMIZER_CONFIGS) == list(OPTIMIZERS)
+    for name, cls in OPTIMIZERS.items():
+        assert OPTIMIZER_CONFIGS[name] is cls.config_type
