@@ -413,6 +413,39 @@ def test_recall_rows_found_see_where_the_read_head_is(monkeypatch):
     assert found[2] == float(np.isin(q2_rows, [5]).mean())  # row 5 is not item q + 1's
 
 
+def test_recall_head_pairs_name_the_pair_that_finds_the_answer(monkeypatch):
+    recall, model = tiny_recall()
+    batch = recall.sample(batch_size=3, rng=np.random.default_rng(2), length=4)
+    steps, answer = batch.num_steps, np.flatnonzero(batch.mask[:, 0])
+    write = np.zeros((steps, 3, 2, 16))
+    write[:, :, 0, 0] = 1.0  # write head 0 stays on row 0
+    write[np.arange(steps), :, 1, np.arange(steps) % 16] = 1.0  # write head 1: row t mod 16
+    read = np.zeros((steps, 3, 2, 16))
+    read[:, :, :, 7] = 1.0  # both read heads on row 7 ...
+    for b in range(3):  # ... but read head 0 on item q + 1's rows during the answer
+        rows = viz._item_steps(batch, int(batch.info["query_index"][b]) + 1) % 16
+        read[answer, b, 0, :] = 0.0
+        read[answer, b, 0, rows] = 1.0
+    trace = viz._run_traced(model, batch.inputs)[1]._replace(write_weights=write, read_weights=read)
+    monkeypatch.setattr(viz, "_run_traced", lambda m, x: (None, trace))
+    shares = viz.recall_head_pairs(model, batch)
+    assert shares.shape == (2, 2)
+    assert shares[1, 0] == 1.0 and np.unravel_index(shares.argmax(), shares.shape) == (1, 0)
+    assert shares[1, 1] < 1.0 and shares[0, 0] == 0.0  # row 0 is never item q + 1's in these
+    np.testing.assert_array_equal(
+        viz.recall_rows_found(model, batch, write_head=1, read_head=0), np.ones(3)
+    )
+    with pytest.raises(ValueError, match="write_head"):
+        viz.recall_rows_found(model, batch, write_head=2)
+    with pytest.raises(ValueError, match="read_head"):
+        viz.recall_weightings(model, batch, read_head=2)
+    fig = viz.recall_weightings(model, batch, write_head=1, read_head=0)  # items of 2 steps
+    assert (
+        "write head 1" in titled(fig)[0]
+        and "read head 0: its focus finds 2 of the 2" in (titled(fig)[1])
+    )
+
+
 # ------------------------------------------------------------------ the paper's other figures
 
 

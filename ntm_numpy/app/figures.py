@@ -72,6 +72,11 @@ def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
     return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
 
 
+def _sample_many(task: Any, count: int, seed: int) -> Any:
+    """``count`` sequences of ``task`` from ``default_rng(seed)``."""
+    return task.sample(batch_size=count, rng=np.random.default_rng(seed))
+
+
 def _trained_range(task: Any) -> str:
     c = task.config
     if hasattr(c, "min_length") and hasattr(c, "max_length"):
@@ -134,9 +139,16 @@ def _other_heads() -> dict[str, Any]:
     if recall is not None:
         model, task = recall
         items = min(6, task.config.max_items)
+        # with several heads, the pair that stores the items and finds the answer
+        pairs = viz.recall_head_pairs(model, _sample_many(task, 100, seed=2))
+        write_head, read_head = (int(i) for i in np.unravel_index(pairs.argmax(), pairs.shape))
         heading = f"Associative recall, {items} items"
         figures["associative_recall_heads.png"] = viz.head_heatmaps(
-            model, _sample(task, length=items), heading
+            model,
+            _sample(task, length=items),
+            heading,
+            write_head=write_head,
+            read_head=read_head,
         )
     return figures
 
@@ -202,7 +214,7 @@ def _ngrams_mechanism() -> dict[str, Any]:
         )
     if ntm is not None:
         model, task = ntm
-        batch = task.sample(batch_size=50, rng=np.random.default_rng(0))
+        batch = _sample_many(task, 50, seed=0)
         figures["ngrams_context_rows.png"] = viz.ngram_context_rows(
             model, batch, order=task.config.order
         )
@@ -219,7 +231,7 @@ def _priority_sort_rows() -> dict[str, Any]:
         _note("skipped priority_sort_rows.png: no 'priority_sort'")
         return {}
     model, task = entry
-    batch = task.sample(batch_size=20, rng=np.random.default_rng(0))
+    batch = _sample_many(task, 20, seed=0)
     return {"priority_sort_rows.png": viz.priority_rows(model, batch, "Priority sort")}
 
 

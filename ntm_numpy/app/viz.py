@@ -15,6 +15,7 @@ along the x axis of every heatmap, as in Graves et al. (2014), figures 4 to 6::
     head_weightings(model, batch)         every head's write and read weightings, zoomed
     recall_weightings(model, batch)       associative recall: the query, items q and q + 1
     recall_rows_found(model, batch)       ... and whether the read head finds item q + 1
+    recall_head_pairs(model, batch)       ... for every write head and read head pair
     priority_rows(model, batch)           priority sort: rows written and read, every head
     ngram_context_rows(model, batch)      N-grams: the row used against the context (fig. 15)
     architecture_diagram()                the machine in one picture: one step's data flow
@@ -423,7 +424,12 @@ def _io_panels(
 
 
 def _vector_panels(
-    fig: Figure, grid: Any, mask_row: np.ndarray, head: int, adds: np.ndarray, reads: np.ndarray
+    fig: Figure,
+    grid: Any,
+    mask_row: np.ndarray,
+    heads: tuple[int, int],
+    adds: np.ndarray,
+    reads: np.ndarray,
 ) -> None:
     """The middle row of ``head_heatmaps``: add vectors and read vectors, each with its bar."""
     ax, image = _panel(
@@ -431,7 +437,7 @@ def _vector_panels(
         grid[1, 0:3],
         mask_row,
         adds,
-        f"add vectors $a_t$, write head {head}",
+        f"add vectors $a_t$, write head {heads[0]}",
         "element of $a_t$",
         SIGNED_CMAP,
         (-1.0, 1.0),
@@ -443,7 +449,7 @@ def _vector_panels(
         grid[1, 3:6],
         mask_row,
         reads,
-        f"read vectors $r_t$, read head {head}",
+        f"read vectors $r_t$, read head {heads[1]}",
         "element of $r_t$",
         SIGNED_CMAP,
         (-limit, limit),
@@ -455,7 +461,7 @@ def _weight_panels(
     fig: Figure,
     grid: Any,
     mask_row: np.ndarray,
-    head: int,
+    heads: tuple[int, int],
     w_write: np.ndarray,
     w_read: np.ndarray,
     rows: tuple[int, int],
@@ -469,7 +475,7 @@ def _weight_panels(
             grid[2, 0:3],
             mask_row,
             w_write,
-            f"write weightings, write head {head}",
+            f"write weightings, write head {heads[0]}",
             location,
             WEIGHTS_CMAP,
             (0.0, w_max),
@@ -480,7 +486,7 @@ def _weight_panels(
             grid[2, 3:6],
             mask_row,
             w_read,
-            f"read weightings, read head {head}",
+            f"read weightings, read head {heads[1]}",
             location,
             WEIGHTS_CMAP,
             (0.0, w_max),
@@ -496,7 +502,8 @@ def head_heatmaps(
     title: str = "NTM heads",
     *,
     row: int = 0,
-    head: int = 0,
+    write_head: int = 0,
+    read_head: int = 0,
     crop: bool = True,
 ) -> Figure:
     """One sequence through an NTM, as in the paper's figure 6.
@@ -514,12 +521,12 @@ def head_heatmaps(
     """
     probs, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
-    _check_index(head, trace.write_weights.shape[2], "head (write heads)")
-    _check_index(head, trace.read_weights.shape[2], "head (read heads)")
+    write_head = _check_index(write_head, trace.write_weights.shape[2], "write_head")
+    read_head = _check_index(read_head, trace.read_weights.shape[2], "read_head")
     mask_row = batch.mask[:, row]
     unscored = mask_row[None, :] <= 0
-    w_write = trace.write_weights[:, row, head].T  # [N, T]
-    w_read = trace.read_weights[:, row, head].T  # [N, T]
+    w_write = trace.write_weights[:, row, write_head].T  # [N, T]
+    w_read = trace.read_weights[:, row, read_head].T  # [N, T]
     n = w_write.shape[0]
     first, last = weight_mass_rows(np.stack([w_write.T, w_read.T])) if crop else (0, n - 1)
 
@@ -533,14 +540,15 @@ def head_heatmaps(
         np.where(unscored, np.nan, batch.targets[:, row].T),  # [out, T]
         np.where(unscored, np.nan, probs[:, row].T),  # [out, T]
     )
-    adds, reads = trace.add[:, row, head].T, trace.reads[:, row, head].T  # [M, T] each
-    _vector_panels(fig, grid, mask_row, head, adds, reads)
+    adds = trace.add[:, row, write_head].T  # [M, T]
+    reads = trace.reads[:, row, read_head].T  # [M, T]
+    _vector_panels(fig, grid, mask_row, (write_head, read_head), adds, reads)
     crop_rows = slice(first, last + 1)
     _weight_panels(
         fig,
         grid,
         mask_row,
-        head,
+        (write_head, read_head),
         w_write[crop_rows],
         w_read[crop_rows],
         (first, last),
@@ -792,31 +800,66 @@ def _answer_rows_found(
     return int(np.isin(written, focused).sum()), int(written.size)
 
 
-def recall_rows_found(model: Any, batch: Any, *, head: int = 0) -> np.ndarray:
-    """For each episode of an associative-recall ``batch``, the share of the rows written for
-    item q + 1 (at each of its steps, the row of largest write weight) that read head ``head``
-    focuses on at some step from the one before the answer to the end: 1.0 for a model that
-    reads the answer where it stored it, 0 for one that reads elsewhere. Returns [B]."""
+def _check_recall_batch(batch: Any) -> None:
     if "num_items" not in batch.info or "query_index" not in batch.info:
         raise ValueError(
             "batch: expected an associative-recall batch (info num_items, query_index)"
         )
+
+
+def recall_rows_found(
+    model: Any, batch: Any, *, write_head: int = 0, read_head: int = 0
+) -> np.ndarray:
+    """For each episode of an associative-recall ``batch``, the share of the rows that write
+    head ``write_head`` wrote for item q + 1 (at each of its steps, the row of largest write
+    weight) on which read head ``read_head`` focuses at some step from the one before the
+    answer to the end: 1.0 for a model that reads the answer where it stored it, 0 for one
+    that reads elsewhere. Returns [B]."""
+    _check_recall_batch(batch)
     _, trace = _run_traced(model, batch.inputs)
+    write = _check_index(write_head, trace.write_weights.shape[2], "write_head")
+    read = _check_index(read_head, trace.read_weights.shape[2], "read_head")
+    return _rows_found(trace, batch, write, read)
+
+
+def _rows_found(trace: Trace, batch: Any, write_head: int, read_head: int) -> np.ndarray:
+    """``recall_rows_found`` of one head pair, from the trace of ``batch``: [B]."""
     found = [
         _answer_rows_found(
-            trace.write_weights[:, b, head].T, trace.read_weights[:, b, head].T, batch, b
+            trace.write_weights[:, b, write_head].T, trace.read_weights[:, b, read_head].T, batch, b
         )
         for b in range(batch.batch_size)
     ]
-    return np.array([f / w for f, w in found])
+    return np.array([f / total for f, total in found])
+
+
+def recall_head_pairs(model: Any, batch: Any) -> np.ndarray:
+    """``recall_rows_found`` averaged over ``batch``, for every (write head, read head) pair:
+    [W, R]. With several heads, the largest entry names the pair that stores the items and
+    finds the answer, the pair to draw with ``recall_weightings``."""
+    _check_recall_batch(batch)
+    _, trace = _run_traced(model, batch.inputs)
+    num_write, num_read = trace.write_weights.shape[2], trace.read_weights.shape[2]
+    shares = np.zeros((num_write, num_read))
+    for w, r in np.ndindex(num_write, num_read):
+        shares[w, r] = _rows_found(trace, batch, w, r).mean()
+    return shares
 
 
 def recall_weightings(
-    model: Any, batch: Any, title: str = "Associative recall", *, row: int = 0, head: int = 0
+    model: Any,
+    batch: Any,
+    title: str = "Associative recall",
+    *,
+    row: int = 0,
+    write_head: int = 0,
+    read_head: int = 0,
 ) -> Figure:
     """Associative recall: did the read head find item q + 1 by way of the query item q?
 
-    The write and the read weightings of head ``head`` on episode ``row`` (zoomed on 90% of
+    The weightings of write head ``write_head`` and read head ``read_head`` on episode ``row``
+    (``recall_head_pairs`` finds the pair that does the lookup in a model with several heads;
+    zoomed on 90% of
     their mass before the answer). Shaded columns: the steps of item q (the one the query
     repeats), of item q + 1 (the answer) and of the query. Horizontal lines: the rows
     written for items q and q + 1 (at each of the item's steps, the row of largest write
@@ -824,15 +867,14 @@ def recall_weightings(
     (largest read weight) lands from the step before the answer to its end. Needs
     ``batch.info`` ``num_items`` and ``query_index``. Axes: 2 panels, 1 colour bar.
     """
+    _check_recall_batch(batch)
     _, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
-    if "num_items" not in batch.info or "query_index" not in batch.info:
-        raise ValueError(
-            "batch: expected an associative-recall batch (info num_items, query_index)"
-        )
+    write_head = _check_index(write_head, trace.write_weights.shape[2], "write_head")
+    read_head = _check_index(read_head, trace.read_weights.shape[2], "read_head")
     q, num_items = int(batch.info["query_index"][row]), int(batch.info["num_items"])
-    w_write = trace.write_weights[:, row, head].T  # [N, T]
-    w_read = trace.read_weights[:, row, head].T  # [N, T]
+    w_write = trace.write_weights[:, row, write_head].T  # [N, T]
+    w_read = trace.read_weights[:, row, read_head].T  # [N, T]
     spans = {
         f"item q = {q} (queried)": (_item_steps(batch, q), "#e8890c"),
         f"item q + 1 = {q + 1} (answer)": (_item_steps(batch, q + 1), "#d62728"),
@@ -850,8 +892,8 @@ def recall_weightings(
     fig = _figure(14.0, 5.2)
     axes = fig.subplots(1, 2, sharey=True)
     titles = (
-        f"write weightings, head {head}",
-        f"read weightings, head {head}: its focus finds {found} of the {total} rows\n"
+        f"write weightings, write head {write_head}",
+        f"read weightings, read head {read_head}: its focus finds {found} of the {total} rows\n"
         f"written for item q + 1, from the step before the answer to its end",
     )
     image = None
@@ -1488,6 +1530,7 @@ __all__ = [
     "ngram_contexts",
     "ngram_predictions",
     "priority_rows",
+    "recall_head_pairs",
     "recall_rows_found",
     "recall_weightings",
     "repeat_copy_generalisation",
