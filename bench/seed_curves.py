@@ -3,9 +3,11 @@
     python bench/seed_curves.py                      # every run below, seeds 0 1 2
     python bench/seed_curves.py --runs copy_ntm --seeds 0 1 2 3
 
-Each run is the ``train`` command of the shipped model's first stage (README, "Pretrained
-models") with ``--seed k``, which seeds both the initial parameters and the training batches,
-and a fixed number of steps, so that every seed sees the same number of sequences. The LSTM
+Each run is a ``train`` command with ``--seed k``, which seeds both the initial parameters and
+the training batches, and a fixed number of steps, so that every seed sees the same number of
+sequences: for copy, the shipped model's first stage (README, "Pretrained models"); for
+associative recall, the paper's LSTM-controller NTM (100 units, one head), the model shipped
+before the feed-forward one, a quarter of its cost per run here. The LSTM
 baselines get the same number of sequences as the NTM of their task. The runs go one after
 another (the machine has two cores, and a run's evaluations would otherwise compete), in
 ``runs/seed_curves/<run>_seed<k>/``; each finished run's log is copied to
@@ -32,7 +34,7 @@ LSTM_BASELINE = [
 ]  # fmt: skip
 COMMON = ["--eval-every", "200", "--checkpoint-every", "1000"]
 
-# the shipped models' first stages, with a step count in place of their time budgets
+# the runs, with a step count in place of a time budget
 RUNS: dict[str, list[str]] = {
     "copy_ntm": ["--task", "copy", "--lr", "0.003", "--steps", "8000"],
     "associative_recall_ntm": [
