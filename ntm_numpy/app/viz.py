@@ -858,10 +858,9 @@ def recall_weightings(
     """Associative recall: did the read head find item q + 1 by way of the query item q?
 
     The weightings of write head ``write_head`` and read head ``read_head`` on episode ``row``
-    (``recall_head_pairs`` finds the pair that does the lookup in a model with several heads;
-    zoomed on 90% of
-    their mass before the answer). Shaded columns: the steps of item q (the one the query
-    repeats), of item q + 1 (the answer) and of the query. Horizontal lines: the rows
+    (``recall_head_pairs`` finds the pair that does the lookup in a model with several heads),
+    zoomed on 90% of their mass before the answer. Shaded columns: the steps of item q (the one
+    the query repeats), of item q + 1 (the answer) and of the query. Horizontal lines: the rows
     written for items q and q + 1 (at each of the item's steps, the row of largest write
     weight). The read panel's title counts the rows of item q + 1 on which the read focus
     (largest read weight) lands from the step before the answer to its end. Needs
@@ -899,12 +898,7 @@ def recall_weightings(
     image = None
     for ax, w, panel_title in zip(axes, (w_write, w_read), titles, strict=True):
         image = _weights_panel(fig, ax, w, rows, panel_title, batch.mask[:, row], vmax)
-        for name, (steps, colour) in spans.items():
-            ax.axvspan(steps[0] - 0.5, steps[-1] + 0.5, color=colour, alpha=0.25, lw=0, label=name)
-        for (name, found), colour in zip(written.items(), ("#e8890c", "#d62728"), strict=True):
-            for i, r in enumerate(found):
-                label = f"rows written for {name.split(' (')[0]}" if i == 0 else None
-                ax.axhline(r, color=colour, lw=1.2, ls=":", label=label)
+        _mark_items(ax, spans, written)
     axes[1].set_ylabel("")
     fig.legend(
         *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=5, fontsize=8
@@ -912,6 +906,17 @@ def recall_weightings(
     _colorbar(fig, image, list(axes), "weight", size=0.1)
     fig.suptitle(f"{title}: episode {row}, {num_items} items, query item q = {q}", fontsize=12)
     return fig
+
+
+def _mark_items(ax: Any, spans: Mapping[str, tuple], written: Mapping[str, np.ndarray]) -> None:
+    """Shade each item's steps (``spans``: name -> (steps, colour)) and draw dotted lines at
+    the rows written for items q and q + 1 (``written``: name -> rows), in their colours."""
+    for name, (steps, colour) in spans.items():
+        ax.axvspan(steps[0] - 0.5, steps[-1] + 0.5, color=colour, alpha=0.25, lw=0, label=name)
+    for (name, rows), colour in zip(written.items(), ("#e8890c", "#d62728"), strict=True):
+        for i, r in enumerate(rows):
+            label = f"rows written for {name.split(' (')[0]}" if i == 0 else None
+            ax.axhline(r, color=colour, lw=1.2, ls=":", label=label)
 
 
 def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
