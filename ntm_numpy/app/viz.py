@@ -53,8 +53,9 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 from ..backend import to_numpy
 from ..model import Trace
 from ..ops.activations import sigmoid
+from ..ops.loss import sigmoid_cross_entropy_forward
 from ..tasks import make_task
-from ..tasks.ngrams import next_context
+from ..tasks.ngrams import cross_entropy_bits, next_context
 from ..training.files import write_atomic
 
 DPI = 110
@@ -1284,6 +1285,13 @@ def _draw_curves(
             label=f"{name} ({value:.1f})",
         )
         values.append(np.array([float(value)]))
+    _cost_axes(ax, title, values)
+
+
+def _cost_axes(ax: Any, title: str, values: Sequence[np.ndarray]) -> None:
+    """The axes of a learning curve: cost per sequence against sequences seen, a log y axis
+    where the costs drawn (``values``) span more than two decades, a legend if anything was
+    drawn."""
     costs = np.concatenate(values) if values else np.zeros(0)
     positive = costs[costs > 0]
     if positive.size and positive.max() / positive.min() > 100.0:
@@ -1373,18 +1381,7 @@ def seed_curve_panels(
             (line,) = ax.plot(x, mean, linewidth=1.6, label=f"{label}: mean of {len(seeds)}")
             ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
             spans.append(np.concatenate([low, high]))
-        values = np.concatenate(spans) if spans else np.zeros(0)
-        positive = values[values > 0]
-        if positive.size and positive.max() / positive.min() > 100.0:
-            ax.set_yscale("log")
-        ax.set_title(f"{panel_title} (band: lowest to highest seed)", fontsize=11)
-        ax.set_xlabel("sequences seen", fontsize=9)
-        ax.set_ylabel("cost per sequence (bits)", fontsize=9)
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3, which="both")
-        if spans:
-            ax.legend(fontsize=8)
+        _cost_axes(ax, f"{panel_title} (band: lowest to highest seed)", spans)
     fig.suptitle(title, fontsize=13)
     return fig
 
@@ -1445,13 +1442,20 @@ def ngram_predictions(
     """
     if not models:
         raise ValueError("models: expected at least one model, e.g. {'NTM': ntm}")
-    _check_index(row, batch.inputs.shape[1], "row")
-    targets = batch.targets[:, row, 0]  # [T]
-    optimal = task.optimal_predictions(batch.inputs)[:, row, 0]  # [T]
-    strips = [("next bit", targets, None), ("Bayes-optimal", optimal, _bits_cost(optimal, targets))]
+    row = _check_index(row, batch.inputs.shape[1], "row")
+    one = slice(row, row + 1)  # the sequence, kept as a batch of one: [T, 1, ...]
+    targets, mask = batch.targets[:, one], batch.mask[:, one]
+    optimal = task.optimal_predictions(batch.inputs[:, one])  # [T, 1, 1]
+    # each predictor's cost as the task and the trainer define it (bits on this sequence)
+    strips = [
+        ("next bit", targets[:, 0, 0], None),
+        ("Bayes-optimal", optimal[:, 0, 0], float(cross_entropy_bits(optimal, targets, mask)[0])),
+    ]
     for name, model in models.items():
-        p = _probabilities(model, batch.inputs)[:, row, 0]
-        strips.append((name, p, _bits_cost(p, targets)))
+        logits = to_numpy(model.forward(batch.inputs[:, one], keep_cache=False)[0])
+        cost = float(sigmoid_cross_entropy_forward(logits.astype(np.float64), targets, mask)[0])
+        strips.append((name, sigmoid(logits.astype(np.float64))[:, 0, 0], cost))
+    targets, optimal = targets[:, 0, 0], optimal[:, 0, 0]  # [T] each, for the pictures
     fig = _figure(12.0, 1.0 + 0.75 * len(strips) + 2.0)
     axes = fig.subplots(
         len(strips) + 1, 1, gridspec_kw={"height_ratios": [1] * len(strips) + [2.6]}
@@ -1478,12 +1482,6 @@ def ngram_predictions(
     _colorbar(fig, image, list(axes[:-1]), "bit / P(1)", size=0.02)
     fig.suptitle(title, fontsize=12)
     return fig
-
-
-def _bits_cost(p: np.ndarray, targets: np.ndarray) -> float:
-    """-sum_t [y_t log2 p_t + (1 - y_t) log2(1 - p_t)], p clipped away from 0 and 1."""
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    return float(-np.sum(targets * np.log2(p) + (1.0 - targets) * np.log2(1.0 - p)))
 
 
 # ------------------------------------------------------------------ 8. the demo's figures
