@@ -67,14 +67,10 @@ def _metrics(name: str) -> list[dict] | None:
     return _read_log(path) if path.exists() else None
 
 
-def _sample(task: Any, seed: int = 0, **fixed: int) -> Any:
-    """One sequence of ``task`` from ``default_rng(seed)``, batch size 1."""
-    return task.sample(batch_size=1, rng=np.random.default_rng(seed), **fixed)
-
-
-def _sample_many(task: Any, count: int, seed: int) -> Any:
-    """``count`` sequences of ``task`` from ``default_rng(seed)``."""
-    return task.sample(batch_size=count, rng=np.random.default_rng(seed))
+def _sample(task: Any, seed: int = 0, count: int = 1, **fixed: int) -> Any:
+    """``count`` sequences of ``task`` (one by default) from ``default_rng(seed)``; ``fixed``
+    fixes sampling options such as ``length``."""
+    return task.sample(batch_size=count, rng=np.random.default_rng(seed), **fixed)
 
 
 def _trained_range(task: Any) -> str:
@@ -140,7 +136,7 @@ def _other_heads() -> dict[str, Any]:
         model, task = recall
         items = min(6, task.config.max_items)
         # with several heads, the pair that stores the items and finds the answer
-        pairs = viz.recall_head_pairs(model, _sample_many(task, 100, seed=2))
+        pairs = viz.recall_head_pairs(model, _sample(task, seed=2, count=100))
         write_head, read_head = (int(i) for i in np.unravel_index(pairs.argmax(), pairs.shape))
         heading = f"Associative recall, {items} items"
         figures["associative_recall_heads.png"] = viz.head_heatmaps(
@@ -214,7 +210,7 @@ def _ngrams_mechanism() -> dict[str, Any]:
         )
     if ntm is not None:
         model, task = ntm
-        batch = _sample_many(task, 50, seed=0)
+        batch = _sample(task, count=50)
         figures["ngrams_context_rows.png"] = viz.ngram_context_rows(
             model, batch, order=task.config.order
         )
@@ -231,7 +227,7 @@ def _priority_sort_rows() -> dict[str, Any]:
         _note("skipped priority_sort_rows.png: no 'priority_sort'")
         return {}
     model, task = entry
-    batch = _sample_many(task, 20, seed=0)
+    batch = _sample(task, count=20)
     return {"priority_sort_rows.png": viz.priority_rows(model, batch, "Priority sort")}
 
 
@@ -277,7 +273,7 @@ def _ngrams_reference(sequences: int = 1000, seed: int = 0) -> dict[str, float]:
     """The Bayes-optimal cost of the N-grams task the model was trained on, on a fixed batch."""
     entry = _load("ngrams", quiet=True) or _load("lstm_ngrams", quiet=True)
     task = entry[1] if entry is not None else make_task("ngrams")
-    batch = task.sample(batch_size=sequences, rng=np.random.default_rng(seed))
+    batch = _sample(task, seed=seed, count=sequences)
     c = task.config
     return {"Bayes-optimal": optimal_cost(batch, order=c.order, beta_prior=c.beta_prior)}
 
