@@ -130,7 +130,8 @@ def main() -> None:
         if ntm is None and lstm is None:
             print(f"| {task} | | not shipped yet | | | | | {paper} | | | |")
             continue
-        command = f"`python -m ntm_numpy evaluate {task} --sequences {args.sequences}" + (
+        seed = f" --seed {args.seed}" if args.seed != 1 else ""  # 1: evaluate's own default
+        command = f"`python -m ntm_numpy evaluate {task} --sequences {args.sequences}{seed}" + (
             f" --lengths {lengths}`" if lengths else "`"
         )
         for i in range(len(ntm or lstm)):
