@@ -110,6 +110,15 @@ def _check_index(value: int, size: int, name: str) -> int:
     return int(value) % size
 
 
+def _check_heads(trace: Trace, write_head: int, read_head: int) -> tuple[int, int]:
+    """``(write_head, read_head)`` checked against the heads ``trace`` has (negative indices
+    count from the end)."""
+    return (
+        _check_index(write_head, trace.write_weights.shape[2], "write_head"),
+        _check_index(read_head, trace.read_weights.shape[2], "read_head"),
+    )
+
+
 def _scored_steps(mask: np.ndarray, row: int) -> np.ndarray:
     """The indices of the steps of batch row ``row`` whose output is scored (mask [T, B])."""
     return np.flatnonzero(np.asarray(mask)[:, row] > 0)
@@ -522,8 +531,7 @@ def head_heatmaps(
     """
     probs, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
-    write_head = _check_index(write_head, trace.write_weights.shape[2], "write_head")
-    read_head = _check_index(read_head, trace.read_weights.shape[2], "read_head")
+    write_head, read_head = _check_heads(trace, write_head, read_head)
     mask_row = batch.mask[:, row]
     unscored = mask_row[None, :] <= 0
     w_write = trace.write_weights[:, row, write_head].T  # [N, T]
@@ -818,9 +826,7 @@ def recall_rows_found(
     that reads elsewhere. Returns [B]."""
     _check_recall_batch(batch)
     _, trace = _run_traced(model, batch.inputs)
-    write = _check_index(write_head, trace.write_weights.shape[2], "write_head")
-    read = _check_index(read_head, trace.read_weights.shape[2], "read_head")
-    return _rows_found(trace, batch, write, read)
+    return _rows_found(trace, batch, *_check_heads(trace, write_head, read_head))
 
 
 def _rows_found(trace: Trace, batch: Any, write_head: int, read_head: int) -> np.ndarray:
@@ -870,8 +876,7 @@ def recall_weightings(
     _check_recall_batch(batch)
     _, trace = _run_traced(model, batch.inputs)
     row = _check_index(row, batch.batch_size, "row")
-    write_head = _check_index(write_head, trace.write_weights.shape[2], "write_head")
-    read_head = _check_index(read_head, trace.read_weights.shape[2], "read_head")
+    write_head, read_head = _check_heads(trace, write_head, read_head)
     q, num_items = int(batch.info["query_index"][row]), int(batch.info["num_items"])
     w_write = trace.write_weights[:, row, write_head].T  # [N, T]
     w_read = trace.read_weights[:, row, read_head].T  # [N, T]
@@ -1452,9 +1457,9 @@ def ngram_predictions(
         ("Bayes-optimal", optimal[:, 0, 0], float(cross_entropy_bits(optimal, targets, mask)[0])),
     ]
     for name, model in models.items():
-        logits = to_numpy(model.forward(batch.inputs[:, one], keep_cache=False)[0])
-        cost = float(sigmoid_cross_entropy_forward(logits.astype(np.float64), targets, mask)[0])
-        strips.append((name, sigmoid(logits.astype(np.float64))[:, 0, 0], cost))
+        logits = to_numpy(model.forward(batch.inputs[:, one], keep_cache=False)[0]).astype(float)
+        cost = float(sigmoid_cross_entropy_forward(logits, targets, mask)[0])
+        strips.append((name, sigmoid(logits)[:, 0, 0], cost))
     targets, optimal = targets[:, 0, 0], optimal[:, 0, 0]  # [T] each, for the pictures
     fig = _figure(12.0, 1.0 + 0.75 * len(strips) + 2.0)
     axes = fig.subplots(
